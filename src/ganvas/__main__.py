@@ -1,0 +1,5 @@
+"""``python -m ganvas`` runs the CLI."""
+
+from ganvas.cli import entry
+
+entry()

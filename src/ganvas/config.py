@@ -1,0 +1,337 @@
+"""Every training option, declared once.
+
+:class:`TrainConfig` is the single source of truth: each field carries its default, its help text
+and its check. The CLI options, TOML config files, presets and ``ganvas.train(**kwargs)`` are all
+generated from or validated against these fields, in this order of precedence (later wins)::
+
+    defaults  <  --preset NAME  <  --config FILE.toml  <  command-line options / keyword arguments
+
+The resolved config is written to ``config.json`` in the run folder and stored in checkpoints as
+plain data, so a run can be reproduced or resumed from it alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ganvas.errors import GanvasError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+RESOLUTIONS = (32, 64, 128, 256, 512)
+
+
+def opt(default: Any, help: str, *, choices: tuple | None = None,
+        check: Callable[[Any], str | None] | None = None, group: str = "training",
+        metavar: str | None = None, resume_ok: bool = False) -> Any:
+    """Declare one option: its default, help text, allowed values and validity check.
+
+    ``check`` returns an error text (``"must be > 0"``) or None. ``resume_ok`` marks options that
+    may change when a run is resumed (budgets, logging); any other change is refused.
+    """
+    meta = {"help": help, "choices": choices, "check": check, "group": group,
+            "metavar": metavar, "resume_ok": resume_ok}
+    return field(default=default, metadata=meta)
+
+
+def positive(v: Any) -> str | None:
+    return None if v is None or v > 0 else "must be > 0"
+
+
+def non_negative(v: Any) -> str | None:
+    return None if v is None or v >= 0 else "must be >= 0"
+
+
+def probability(v: Any) -> str | None:
+    return None if 0 <= v <= 1 else "must be between 0 and 1"
+
+
+def half_probability(v: Any) -> str | None:
+    return None if 0 <= v < 0.5 else "must be in [0, 0.5)"
+
+
+def _betas(v: Any) -> str | None:
+    if len(v) != 2 or not all(0 <= b < 1 for b in v):
+        return "must be two numbers in [0, 1), e.g. 0.5,0.999"
+    return None
+
+
+def _soft_labels(v: Any) -> str | None:
+    if v is None:
+        return None
+    if len(v) != 2 or not 0 <= v[0] <= v[1] <= 1.5:
+        return "must be lo,hi with 0 <= lo <= hi, e.g. 0.7,1.2"
+    return None
+
+
+def _layers(v: Any) -> str | None:
+    return None if v is None or v >= 2 else "must be >= 2"
+
+
+def _channels(v: Any) -> str | None:
+    return None if v in (None, 1, 3) else "must be 1 or 3"
+
+
+@dataclass
+class TrainConfig:
+    """All options of ``ganvas train``. Field names map to ``--kebab-case`` CLI options."""
+
+    # --- data -------------------------------------------------------------------------------
+    data: str = opt("mnist", "Training images: 'mnist' (built in), a folder, a zip/tar, or a "
+                    "dataset packed by 'ganvas prepare'.", group="data")
+    resolution: int | None = opt(None, "Image size in pixels (default: the data's, 32 for "
+                                 "mnist, 64 for a folder).", choices=RESOLUTIONS, group="data")
+    channels: int | None = opt(None, "1 (grey) or 3 (RGB); default: what the data is.",
+                               check=_channels, group="data")
+    mirror: bool = opt(False, "Also show D x-flipped real images.", group="data")
+
+    # --- model ------------------------------------------------------------------------------
+    model: str = opt("dcgan", "Model family.", choices=("dcgan",), group="model")
+    arch: str = opt("dcgan", "DCGAN variant: all-convolutional, or 'dense' (fully connected "
+                    "first G layer, flatten-dense D head, as in Keras tutorials).",
+                    choices=("dcgan", "dense"), group="model")
+    z_dim: int = opt(100, "Latent size.", check=positive, group="model")
+    g_channels: int = opt(64, "Generator width (channels of its last hidden layer; doubles "
+                          "per layer towards the latent, capped at 512).", check=positive,
+                          group="model")
+    d_channels: int = opt(64, "Discriminator width (channels of its first layer).",
+                          check=positive, group="model")
+    layers: int | None = opt(None, "Number of layers in G and D (default: 4 at 32 px, +1 per "
+                             "doubling). Fewer starts G from a larger map; more adds stride-1 "
+                             "layers.", check=_layers, group="model")
+    kernel_size: int = opt(4, "Convolution kernel size.", check=positive, group="model")
+    g_activation: str = opt("relu", "Generator hidden activation.",
+                            choices=("relu", "leaky"), group="model")
+    d_activation: str = opt("leaky", "Discriminator hidden activation.",
+                            choices=("relu", "leaky"), group="model")
+    g_norm: str = opt("batch", "Generator normalisation.", choices=("batch", "none"),
+                      group="model")
+    d_norm: str = opt("batch", "Discriminator normalisation (spectral: spectral norm on every "
+                      "layer).", choices=("batch", "none", "spectral"), group="model")
+    d_dropout: float = opt(0.0, "Dropout probability after each D hidden layer.",
+                           check=probability, group="model")
+    conv_bias: bool = opt(False, "Biases in convolutions followed by normalisation.",
+                          group="model")
+    init: str = opt("normal", "Weight init: N(0, 0.02) as in DCGAN, or Glorot uniform.",
+                    choices=("normal", "glorot"), group="model")
+
+    # --- loss and regularisation ------------------------------------------------------------
+    loss: str = opt("bce", "Adversarial loss.", choices=("bce", "mse", "hinge", "wgan"),
+                    group="loss")
+    gp: float = opt(0.0, "WGAN-GP penalty weight on interpolates (0: off).",
+                    check=non_negative, group="loss")
+    dragan: float = opt(0.0, "DRAGAN penalty weight on perturbed reals (0: off; paper: 10).",
+                        check=non_negative, group="loss")
+    dragan_k: float = opt(1.0, "DRAGAN target gradient norm k.", check=non_negative,
+                          group="loss")
+    dragan_noise: str = opt("uniform", "DRAGAN perturbation: the authors' code (uniform) or "
+                            "the paper's (gaussian).", choices=("uniform", "gaussian"),
+                            group="loss")
+    r1: float = opt(0.0, "R1 penalty weight gamma on reals (0: off).", check=non_negative,
+                    group="loss")
+    r1_every: int = opt(16, "Apply R1 lazily every N discriminator steps.", check=positive,
+                        group="loss")
+    label_smoothing: float = opt(0.0, "One-sided label smoothing: real targets 1 - s.",
+                                 check=half_probability, group="loss")
+    soft_labels: tuple[float, float] | None = opt(None, "Random real targets in lo,hi.",
+                                                  check=_soft_labels, group="loss",
+                                                  metavar="LO,HI")
+    label_flip: float = opt(0.0, "Flip each of D's targets with this probability.",
+                            check=half_probability, group="loss")
+    instance_noise: float = opt(0.0, "Gaussian noise std added to D's inputs, annealed "
+                                "linearly to 0 over the run.", check=non_negative,
+                                group="loss")
+    kernel_l2: float = opt(0.0, "L2 penalty on convolution/linear kernels of both networks.",
+                           check=non_negative, group="loss")
+    diffaugment: str = opt("", "Differentiable augmentation of everything D sees: any of "
+                           "color,translation,cutout.", group="loss", metavar="POLICY")
+
+    # --- optimisation -----------------------------------------------------------------------
+    batch: int = opt(64, "Batch size.", check=positive, group="optim")
+    optimizer: str = opt("adam", "Optimizer of both networks.",
+                         choices=("adam", "rmsprop", "sgd"), group="optim")
+    lr_g: float = opt(2e-4, "Generator learning rate.", check=positive, group="optim")
+    lr_d: float = opt(2e-4, "Discriminator learning rate.", check=positive, group="optim")
+    betas: tuple[float, float] = opt((0.5, 0.999), "Adam betas.", check=_betas,
+                                     group="optim", metavar="B1,B2")
+    weight_decay: float = opt(0.0, "L2 weight decay of both optimizers.", check=non_negative,
+                              group="optim")
+    d_steps: int = opt(1, "Discriminator steps per generator step.", check=positive,
+                       group="optim")
+    lr_decay: str = opt("none", "Learning-rate schedule over the run.",
+                        choices=("none", "linear"), group="optim")
+    ema_kimg: float = opt(0.0, "Half-life of the generator's EMA in thousands of images "
+                          "(0: off). Samples and metrics use G_ema when on.",
+                          check=non_negative, group="optim")
+    ema_rampup: float = opt(0.05, "EMA ramp-up: half-life at most this fraction of images "
+                            "seen (0: none).", check=non_negative, group="optim")
+
+    # --- budget -----------------------------------------------------------------------------
+    kimg: float | None = opt(None, "Stop after this many thousand real images.",
+                             check=positive, group="budget", resume_ok=True)
+    epochs: float | None = opt(None, "Stop after this many passes over the data (default 25 "
+                               "when no budget is given).", check=positive, group="budget",
+                               resume_ok=True)
+    minutes: float | None = opt(None, "Stop after this many minutes of training.",
+                                check=positive, group="budget", resume_ok=True)
+
+    # --- output -----------------------------------------------------------------------------
+    outdir: str = opt("runs", "Folder that holds run folders.", group="output",
+                      resume_ok=True)
+    desc: str | None = opt(None, "Extra text for the run folder's name.", group="output")
+    log_every: int = opt(20, "Record stats every N steps.", check=positive, group="output",
+                         resume_ok=True)
+    snapshot_kimg: float = opt(10.0, "Write a sample grid and checkpoint every N kimg.",
+                               check=positive, group="output", resume_ok=True)
+    grid: int = opt(64, "Images in the fixed-noise sample grid.", check=positive,
+                    group="output")
+    seed: int = opt(0, "Random seed of the whole run.", check=non_negative, group="output")
+    device: str = opt("auto", "cpu, cuda, cuda:N, or auto.", group="output", resume_ok=True)
+
+    def budget(self) -> str:
+        """A short human description of the training budget."""
+        parts = [f"{v:g} {name}" for name, v in
+                 (("kimg", self.kimg), ("epochs", self.epochs), ("minutes", self.minutes))
+                 if v is not None]
+        return ", ".join(parts) or "unbounded"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists for tuples) for JSON and checkpoints."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_HINTS = typing.get_type_hints(TrainConfig)
+
+
+def option_name(name: str) -> str:
+    """``lr_d`` -> ``--lr-d``."""
+    return "--" + name.replace("_", "-")
+
+
+def base_type(name: str) -> type:
+    """The non-None type of a field (int, float, str, bool or tuple)."""
+    hint = _HINTS[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        return tuple
+    if args and typing.get_origin(args[0]) is tuple:
+        return tuple
+    return args[0] if args and typing.get_origin(hint) is not None else hint
+
+
+def parse_value(name: str, raw: Any) -> Any:
+    """Turn a CLI string or TOML value into the field's type, or raise GanvasError."""
+    label = option_name(name)
+    if raw is None:
+        return None
+    kind = base_type(name)
+    try:
+        if kind is tuple:
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(float(x) for x in items)
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        return str(raw)
+    except (TypeError, ValueError):
+        kind_name = {tuple: "a comma-separated list of numbers"}.get(kind, kind.__name__)
+        raise GanvasError(f"{label}: {raw!r} is not {kind_name}") from None
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check every field's allowed values; raise one GanvasError naming the option."""
+    for name, f in FIELDS.items():
+        value = getattr(cfg, name)
+        choices, check = f.metadata["choices"], f.metadata["check"]
+        if choices is not None and value is not None and value not in choices:
+            allowed = ", ".join(str(c) for c in choices)
+            raise GanvasError(f"{option_name(name)}: {value!r} is not one of {allowed}")
+        problem = check(value) if check else None
+        if problem:
+            raise GanvasError(f"{option_name(name)}: {value!r} {problem}")
+    if cfg.kernel_size < 3:
+        raise GanvasError(f"--kernel-size: {cfg.kernel_size} must be >= 3")
+    if cfg.soft_labels is not None and cfg.label_smoothing:
+        raise GanvasError("--soft-labels and --label-smoothing both set real targets; use one")
+    return cfg
+
+
+def apply_overrides(base: TrainConfig, overrides: Mapping[str, Any], source: str) -> TrainConfig:
+    """Return ``base`` with ``overrides`` (name -> raw value) parsed and applied."""
+    values = {}
+    for key, raw in overrides.items():
+        name = key.replace("-", "_")
+        if name not in FIELDS:
+            raise GanvasError(f"{source}: unknown option {key!r}")
+        values[name] = parse_value(name, raw)
+    return dataclasses.replace(base, **values)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file: flat keys, or keys under any tables (tables are ignored)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise GanvasError(f"--config: {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GanvasError(f"--config: {path} is not valid TOML ({exc})") from None
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def resolve(overrides: Mapping[str, Any] | None = None, *, preset: str | None = None,
+            config_file: str | Path | None = None) -> TrainConfig:
+    """Build a validated TrainConfig from a preset, a TOML file and explicit overrides."""
+    from ganvas.presets import preset_overrides
+
+    cfg = TrainConfig()
+    if preset:
+        cfg = apply_overrides(cfg, preset_overrides(preset), f"preset {preset!r}")
+    if config_file:
+        cfg = apply_overrides(cfg, load_toml(config_file), str(config_file))
+    if overrides:
+        cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None},
+                              "option")
+    return validate(cfg)
+
+
+def from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """Rebuild a config saved by :meth:`TrainConfig.to_dict` (unknown keys are an error)."""
+    return validate(apply_overrides(TrainConfig(), dict(data), "saved config"))

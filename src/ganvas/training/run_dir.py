@@ -1,0 +1,48 @@
+"""Run folders, numbered like stylegan2-ada-pytorch: ``runs/00000-<data>-<model>[-desc]/``."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TextIO
+
+from ganvas.errors import GanvasError
+
+
+def next_run_dir(outdir: str | os.PathLike, name: str) -> Path:
+    """Create and return ``outdir/NNNNN-name`` with the next free number."""
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / f".ganvas-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise GanvasError(f"--outdir: cannot write to {outdir} ({exc.strerror or exc})") from None
+    ids = [int(m.group(1)) for entry in outdir.iterdir()
+           if entry.is_dir() and (m := re.match(r"^(\d+)-", entry.name))]
+    run_id = max(ids, default=-1) + 1
+    while True:
+        run_dir = outdir / f"{run_id:05d}-{name}"
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:  # another run started at the same moment
+            run_id += 1
+
+
+class RunLog:
+    """Appends timestamped lines to ``log.txt`` (the console shows a progress bar instead)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file: TextIO = open(path, "a", encoding="utf-8")
+
+    def write(self, line: str) -> None:
+        self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

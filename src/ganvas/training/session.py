@@ -1,0 +1,87 @@
+"""Starting and resuming runs: the ``ganvas.train`` API behind ``ganvas train``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ganvas import config as config_mod
+from ganvas.config import TrainConfig
+from ganvas.data import dataset_name, default_resolution, open_training_data
+from ganvas.errors import GanvasError
+from ganvas.training import checkpoint as ckpt
+from ganvas.training.loop import TrainResult, training_loop
+from ganvas.training.run_dir import next_run_dir
+from ganvas.training.stats import truncate_jsonl
+from ganvas.utils.io import write_json
+
+
+def resolve_config(overrides: dict[str, Any] | None = None, preset: str | None = None,
+                   config_file: str | None = None) -> TrainConfig:
+    """The full config with data-dependent defaults (resolution) filled in."""
+    cfg = config_mod.resolve(overrides, preset=preset, config_file=config_file)
+    if cfg.resolution is None:
+        cfg = dataclasses.replace(cfg, resolution=default_resolution(cfg.data))
+    return config_mod.validate(cfg)
+
+
+def resumed_config(run_dir: Path, state: dict[str, Any],
+                   overrides: dict[str, Any]) -> TrainConfig:
+    """The checkpoint's config with the options that may change on resume applied."""
+    cfg = config_mod.from_dict(state["config"])
+    given = {k: v for k, v in overrides.items() if v is not None}
+    fixed = [k for k in given if not config_mod.FIELDS[k].metadata["resume_ok"]
+             and config_mod.parse_value(k, given[k]) != getattr(cfg, k)]
+    if fixed:
+        names = ", ".join(config_mod.option_name(k) for k in fixed)
+        raise GanvasError(f"--resume {run_dir}: {names} cannot change when resuming (only the "
+                          "budget, logging and device options can)")
+    return config_mod.validate(config_mod.apply_overrides(cfg, given, "option"))
+
+
+def train(data: str | None = None, *, resume: str | Path | None = None,
+          preset: str | None = None, config_file: str | None = None, dry_run: bool = False,
+          progress: bool = True, **options: Any) -> TrainResult | TrainConfig:
+    """Train a GAN; the keyword options are :class:`TrainConfig`'s fields.
+
+    ``resume`` continues a run folder (or checkpoint) exactly where it stopped. ``dry_run``
+    returns the resolved config without training. Returns a :class:`TrainResult`.
+    """
+    unknown = sorted(set(options) - set(config_mod.FIELDS))
+    if unknown:
+        raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
+    if data is not None:
+        options["data"] = data
+    if resume is not None:
+        ckpt_path = ckpt.find_checkpoint(resume)
+        state = ckpt.load_checkpoint(ckpt_path)
+        run_dir = ckpt_path.parent.parent
+        cfg = resumed_config(Path(resume), state, options)
+        if dry_run:
+            return cfg
+        data_set = open_training_data(cfg.data, cfg.resolution, state["data"]["channels"])
+        truncate_jsonl(run_dir / "stats.jsonl", state["progress"]["step"])
+        write_json(run_dir / "config.json", cfg.to_dict())
+        return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress)
+
+    cfg = resolve_config(options, preset=preset, config_file=config_file)
+    if dry_run:
+        return cfg
+    data_set = open_training_data(cfg.data, cfg.resolution, cfg.channels)
+    name = f"{dataset_name(cfg.data)}-{cfg.model}{cfg.resolution}"
+    if cfg.desc:
+        name += f"-{cfg.desc}"
+    run_dir = next_run_dir(cfg.outdir, name)
+    write_json(run_dir / "config.json", {**cfg.to_dict(), "preset": preset,
+                                         "dataset": {"name": data_set.name,
+                                                     "images": len(data_set),
+                                                     "channels": data_set.channels,
+                                                     **data_set.info}})
+    return training_loop(cfg, run_dir, data_set, show_progress=progress)
+
+
+def config_json(cfg: TrainConfig) -> str:
+    """The resolved config as pretty JSON (what ``--dry-run`` prints)."""
+    return json.dumps(cfg.to_dict(), indent=2)

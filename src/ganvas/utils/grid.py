@@ -1,0 +1,34 @@
+"""Image grids and tensor/uint8 conversion (the few pieces of torchvision ganvas needs)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Map generator output in [-1, 1] (N×C×H×W float) to uint8 [0, 255], rounding to nearest."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def make_grid(images: np.ndarray | torch.Tensor, nrow: int | None = None, padding: int = 2,
+              pad_value: int = 0) -> np.ndarray:
+    """Tile uint8 N×C×H×W images into one H×W×C array (C is 1 or 3), ``nrow`` images per row."""
+    if isinstance(images, torch.Tensor):
+        images = images.cpu().numpy()
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError("make_grid expects uint8 images")
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    ncol = nrow
+    rows = int(math.ceil(n / ncol))
+    grid = np.full((rows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value,
+                   dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y:y + h, x:x + w] = images[i].transpose(1, 2, 0)
+    return grid

@@ -1,0 +1,60 @@
+"""Atomic file output: every file ganvas writes appears whole or not at all.
+
+A temporary file is written in the destination folder and renamed over the target, so a crash or
+Ctrl-C never leaves a half-written checkpoint, image or JSON file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import numpy as np
+from PIL import Image
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; it replaces ``path`` on success."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Save a uint8 image (H×W, H×W×1 or H×W×3) as PNG, atomically."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    pil = Image.fromarray(np.ascontiguousarray(image))
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format="PNG")

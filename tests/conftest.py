@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny, fast training configurations and the optional ../shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(os.environ.get("GANVAS_SHARED_DATA",
+                                  Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+# A DCGAN small enough to train a few steps in a second on a laptop CPU.
+TINY = dict(data="mnist-test", resolution=32, g_channels=8, d_channels=8, batch=16,
+            log_every=1, snapshot_kimg=1000.0, grid=16, z_dim=16)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets a private cache folder, so nothing leaks between tests or into ~."""
+    if "GANVAS_CACHE" not in os.environ or os.environ.get("GANVAS_TEST_SHARED_CACHE") is None:
+        monkeypatch.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` when it exists; the test is skipped otherwise."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not available")
+    return SHARED_DATA

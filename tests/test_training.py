@@ -1,0 +1,117 @@
+"""The training loop end to end: the loss by hand, exact resume, deterministic generation."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ganvas
+from ganvas.config import resolve
+from ganvas.models import get_family
+from ganvas.sampling import generate, generate_images, load_generator
+from ganvas.training.objective import AdversarialObjective
+from tests.conftest import TINY
+
+
+def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
+    records = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss_D"], r["loss_G"]) for r in records]
+
+
+def test_discriminator_and_generator_loss_by_hand() -> None:
+    """Non-saturating BCE: D: -log s(D(x)) - log(1 - s(D(G(z)))); G: -log s(D(G(z)))."""
+    cfg = resolve(dict(TINY))
+    G, D = get_family("dcgan").build(cfg, 32, 1)
+    G.eval(), D.eval()  # fixed BatchNorm statistics make the hand computation exact
+    reals = torch.rand(4, 1, 32, 32) * 2 - 1
+    rng = torch.Generator().manual_seed(5)
+    loss_d, stats = AdversarialObjective(cfg, G, D, rng).discriminator_step(reals, 0, 0.0)
+    z = torch.randn(4, cfg.z_dim, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        real = D(reals).double().numpy()
+        fake = D(G(z)).double().numpy()
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    expected = -np.log(sigmoid(real)).mean() - np.log(1 - sigmoid(fake)).mean()
+    assert loss_d.item() == pytest.approx(expected, rel=1e-5)
+    assert stats["D_real"].item() == pytest.approx(sigmoid(real).mean(), rel=1e-5)
+    assert stats["D_fake"].item() == pytest.approx(sigmoid(fake).mean(), rel=1e-5)
+    expected_acc = ((real > 0).mean() + (fake < 0).mean()) / 2
+    assert stats["D_accuracy"].item() == pytest.approx(expected_acc)
+
+    rng = torch.Generator().manual_seed(9)
+    loss_g, _ = AdversarialObjective(cfg, G, D, rng).generator_step(4, torch.device("cpu"), 0.0)
+    z = torch.randn(4, cfg.z_dim, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        fake = D(G(z)).double().numpy()
+    assert loss_g.item() == pytest.approx(-np.log(sigmoid(fake)).mean(), rel=1e-5)
+
+
+def test_run_folder_contents(tmp_path: Path) -> None:
+    result = ganvas.train(outdir=str(tmp_path), kimg=0.048, progress=False, **TINY)
+    run = result.run_dir
+    assert run.name == "00000-mnist-test-dcgan32"
+    for name in ("config.json", "log.txt", "stats.jsonl", "reals.png", "fakes_000000.png",
+                 "plots/losses.png", "plots/scores.png", "checkpoints/latest.pt"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["batch"] == 16 and config["resolution"] == 32
+    records = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    for key in ("loss_D", "loss_G", "D_real", "D_fake", "D_accuracy", "kimg", "img_per_s"):
+        assert all(math.isfinite(r[key]) for r in records), key
+    second = ganvas.train(outdir=str(tmp_path), kimg=0.016, progress=False, **TINY)
+    assert second.run_dir.name.startswith("00001-")
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["progress"]["step"] == 3 and state["progress"]["nimg"] == 48
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    """A run stopped after 3 steps and resumed to 6 logs the same losses as one run of 6."""
+    options = dict(TINY, mirror=True, ema_kimg=0.01, d_dropout=0.2, diffaugment="color,cutout")
+    whole = ganvas.train(outdir=str(tmp_path / "a"), kimg=0.096, progress=False, **options)
+    part = ganvas.train(outdir=str(tmp_path / "b"), kimg=0.048, progress=False, **options)
+    resumed = ganvas.train(resume=part.run_dir, kimg=0.096, progress=False)
+    assert resumed.run_dir == part.run_dir
+    expected, got = losses_by_step(whole.run_dir), losses_by_step(part.run_dir)
+    assert [s for s, *_ in got] == [1, 2, 3, 4, 5, 6]
+    assert got == expected
+    a = torch.load(whole.run_dir / "checkpoints/latest.pt", weights_only=True)
+    b = torch.load(part.run_dir / "checkpoints/latest.pt", weights_only=True)
+    for key in a["G_ema"]:
+        assert torch.equal(a["G_ema"][key], b["G_ema"][key]), key
+
+
+def test_resume_refuses_to_change_the_model(tmp_path: Path) -> None:
+    part = ganvas.train(outdir=str(tmp_path), kimg=0.016, progress=False, **TINY)
+    with pytest.raises(ganvas.errors.GanvasError, match="--lr-d cannot change"):
+        ganvas.train(resume=part.run_dir, lr_d=0.1, progress=False)
+
+
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.032, progress=False, **TINY).run_dir
+    first = generate(run, [600, 601, 602], tmp_path / "one")
+    second = generate(run, [602], tmp_path / "two")
+    assert [p.name for p in first] == ["seed0600.png", "seed0601.png", "seed0602.png"]
+    assert first[2].read_bytes() == second[0].read_bytes()
+    again = generate(run, [600, 601, 602], tmp_path / "three")
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    G = load_generator(run)
+    images = generate_images(G, [600, 601])
+    assert images.shape == (2, 1, 32, 32) and images.dtype == np.uint8
+    assert not np.array_equal(images[0], images[1])
+    grid = generate(run, [0, 1, 2, 3], tmp_path / "grid", grid=True)
+    assert [p.name for p in grid] == ["grid.png"]
+
+
+def test_checkpoint_loads_without_ganvas_classes(tmp_path: Path) -> None:
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.016, progress=False, **TINY).run_dir
+    state = torch.load(run / "checkpoints/latest.pt", weights_only=True)
+    assert state["format"] == "ganvas-checkpoint"
+    assert set(state) >= {"G", "D", "opt_G", "opt_D", "config", "rng", "progress", "loader"}
+    G = ganvas.load_generator(run)
+    assert G(torch.randn(2, G.z_dim)).shape == (2, 1, 32, 32)
