@@ -68,8 +68,8 @@ def _betas(v: Any) -> str | None:
 def _soft_labels(v: Any) -> str | None:
     if v is None:
         return None
-    if len(v) != 2 or not 0 <= v[0] <= v[1] <= 1.5:
-        return "must be lo,hi with 0 <= lo <= hi, e.g. 0.7,1.2"
+    if len(v) != 2 or not 0 <= v[0] <= v[1] <= 1:
+        return "must be lo,hi with 0 <= lo <= hi <= 1, e.g. 0.8,1.0"
     return None
 
 
@@ -161,9 +161,11 @@ class TrainConfig:
                          choices=("adam", "rmsprop", "sgd"), group="optim")
     lr_g: float = opt(2e-4, "Generator learning rate.", check=positive, group="optim")
     lr_d: float = opt(2e-4, "Discriminator learning rate.", check=positive, group="optim")
-    betas: tuple[float, float] = opt((0.5, 0.999), "Adam betas.", check=_betas,
+    betas: tuple[float, float] = opt((0.5, 0.999), "Adam betas (sgd: the first is its "
+                                     "momentum).", check=_betas,
                                      group="optim", metavar="B1,B2")
-    weight_decay: float = opt(0.0, "L2 weight decay of both optimizers.", check=non_negative,
+    weight_decay: float = opt(0.0, "L2 weight decay of both optimizers, on convolution and "
+                              "linear layers (not normalisation layers).", check=non_negative,
                               group="optim")
     d_steps: int = opt(1, "Discriminator steps per generator step.", check=positive,
                        group="optim")

@@ -60,6 +60,19 @@ class TrainResult:
     last_stats: dict[str, float] = field(default_factory=dict)
 
 
+class Throughput:
+    """Images per second of training time between two log intervals."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.nimg, self.seconds = progress.nimg, progress.train_seconds
+
+    def update(self, progress: Progress) -> float:
+        dt = progress.train_seconds - self.seconds
+        value = (progress.nimg - self.nimg) / dt if dt > 0 else 0.0
+        self.nimg, self.seconds = progress.nimg, progress.train_seconds
+        return value
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; a missing CUDA device is a clear error."""
     if name == "auto":
@@ -73,14 +86,29 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def make_optimizer(cfg: TrainConfig, params: Any, lr: float) -> torch.optim.Optimizer:
-    """The configured optimizer; ``--weight-decay`` is classic (coupled) L2 decay."""
+def param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups: decayed (conv/linear parameters) and not (normalisation layers).
+
+    Decaying BatchNorm's gamma towards 0 would shrink activations rather than regularise, so
+    ``--weight-decay`` leaves normalisation layers alone, as is standard practice.
+    """
+    norm_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
+    no_decay = {id(p) for m in net.modules() if isinstance(m, norm_types)
+                for p in m.parameters(recurse=False)}
+    params = list(net.parameters())
+    return [{"params": [p for p in params if id(p) not in no_decay],
+             "weight_decay": weight_decay},
+            {"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0}]
+
+
+def make_optimizer(cfg: TrainConfig, net: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """The configured optimizer for ``net``; ``--weight-decay`` is classic (coupled) L2 decay."""
+    groups = param_groups(net, cfg.weight_decay)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas),
-                                weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(groups, lr=lr, betas=tuple(cfg.betas))
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.betas[0], weight_decay=cfg.weight_decay)
+        return torch.optim.RMSprop(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.betas[0])
 
 
 def total_images(cfg: TrainConfig, dataset_size: int) -> int | None:
@@ -128,8 +156,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     family = get_family(cfg.model)
     G, D = (net.to(device).train() for net in family.build(cfg, data.resolution, data.channels))
     G_ema = make_ema(G) if cfg.ema_kimg else None
-    opt_G = make_optimizer(cfg, G.parameters(), cfg.lr_g)
-    opt_D = make_optimizer(cfg, D.parameters(), cfg.lr_d)
+    opt_G = make_optimizer(cfg, G, cfg.lr_g)
+    opt_D = make_optimizer(cfg, D, cfg.lr_d)
     rng = torch.Generator(device).manual_seed(cfg.seed)
     objective = AdversarialObjective(cfg, G, D, rng)
     loader = BatchLoader(data.images, cfg.batch, cfg.seed, device, cfg.mirror)
@@ -153,6 +181,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     snapshot_nimg = int(cfg.snapshot_kimg * 1000)
     base_lrs = (cfg.lr_g, cfg.lr_d)
     records = read_jsonl(run_dir / "stats.jsonl")
+    rate = Throughput(progress)
     last_stats: dict[str, float] = {}
     stopped = "budget"
 
@@ -220,7 +249,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                     record = {"step": progress.step, "kimg": round(progress.nimg / 1000, 3),
                               "epoch": round(progress.nimg / len(data), 4),
                               "time_s": round(progress.train_seconds, 2),
-                              "img_per_s": round(bar.format_dict.get("rate") or 0.0, 1),
+                              "img_per_s": round(rate.update(progress), 1),
                               **means, "lr_G": opt_G.param_groups[0]["lr"],
                               "lr_D": opt_D.param_groups[0]["lr"]}
                     records.append(record)
