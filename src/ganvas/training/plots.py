@@ -13,6 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ganvas.utils.io import atomic_path  # noqa: E402
 
 
+LABELS = {"D_real": "D(x)", "D_fake": "D(G(z))", "D_accuracy": "D accuracy"}
+
+
 def line_plot(path: Path, records: Sequence[dict[str, Any]], keys: Sequence[str], title: str,
               ylabel: str, ylim: tuple[float, float] | None = None, x: str = "kimg") -> None:
     """Draw ``keys`` of ``records`` against ``x`` into a PNG, atomically."""
@@ -21,7 +24,7 @@ def line_plot(path: Path, records: Sequence[dict[str, Any]], keys: Sequence[str]
         pts = [(r[x], r[key]) for r in records if r.get(key) is not None and x in r]
         if pts:
             xs, ys = zip(*pts)
-            ax.plot(xs, ys, label=key, linewidth=1.2)
+            ax.plot(xs, ys, label=LABELS.get(key, key), linewidth=1.2)
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
