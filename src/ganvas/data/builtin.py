@@ -6,8 +6,6 @@ import functools
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ganvas.data.idx import read_idx
 
@@ -28,6 +26,9 @@ def mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 def resize_uint8(images: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
     """Resize uint8 N×C×H×W images to size×size (bilinear, antialiased when shrinking)."""
+    import torch  # imported here so that 'ganvas.data' stays light for prepare's workers
+    import torch.nn.functional as F
+
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
     out = np.empty((images.shape[0], images.shape[1], size, size), dtype=np.uint8)
