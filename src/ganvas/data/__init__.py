@@ -73,7 +73,8 @@ def to_channels(images: np.ndarray, channels: int | None) -> np.ndarray:
     return (images.astype(np.float32) * weights).sum(1, keepdims=True).round().astype(np.uint8)
 
 
-def open_training_data(spec: str, resolution: int, channels: int | None) -> ImageSet:
+def open_training_data(spec: str, resolution: int, channels: int | None,
+                       progress: bool = True) -> ImageSet:
     """Load ``spec`` as uint8 images of ``resolution`` px, converted to ``channels``."""
     if spec in builtin.BUILTIN:
         images, labels = builtin.mnist("train" if spec == "mnist" else "test")
@@ -96,6 +97,6 @@ def open_training_data(spec: str, resolution: int, channels: int | None) -> Imag
     from ganvas.data.prepare import PrepareOptions, prepare_cached
 
     options = PrepareOptions(resolution=resolution, channels=channels)
-    packed = PackedDataset.open(prepare_cached(path, options))
+    packed = PackedDataset.open(prepare_cached(path, options, progress=progress))
     return ImageSet(dataset_name(spec), packed.images, packed.labels,
                     {"source": str(path), "prepared": str(packed.path)})

@@ -61,7 +61,8 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
         cfg = resumed_config(Path(resume), state, options)
         if dry_run:
             return cfg
-        data_set = open_training_data(cfg.data, cfg.resolution, state["data"]["channels"])
+        data_set = open_training_data(cfg.data, cfg.resolution, state["data"]["channels"],
+                                      progress=progress)
         truncate_jsonl(run_dir / "stats.jsonl", state["progress"]["step"])
         write_json(run_dir / "config.json", cfg.to_dict())
         return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress)
@@ -69,7 +70,7 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
     cfg = resolve_config(options, preset=preset, config_file=config_file)
     if dry_run:
         return cfg
-    data_set = open_training_data(cfg.data, cfg.resolution, cfg.channels)
+    data_set = open_training_data(cfg.data, cfg.resolution, cfg.channels, progress=progress)
     name = f"{dataset_name(cfg.data)}-{cfg.model}{cfg.resolution}"
     if cfg.desc:
         name += f"-{cfg.desc}"
