@@ -77,6 +77,16 @@ def _layers(v: Any) -> str | None:
     return None if v is None or v >= 2 else "must be >= 2"
 
 
+def _metric_list(v: Any) -> str | None:
+    unknown = [n for n in str(v).split(",") if n.strip() and n.strip() not in ("fid", "kid", "pr")]
+    return f"has unknown metric {unknown[0].strip()!r} (choose from fid, kid, pr)" if unknown \
+        else None
+
+
+def _at_least_two(v: Any) -> str | None:
+    return None if v >= 2 else "must be at least 2"
+
+
 def _channels(v: Any) -> str | None:
     return None if v in (None, 1, 3) else "must be 1 or 3"
 
@@ -198,6 +208,14 @@ class TrainConfig:
                     group="output")
     seed: int = opt(0, "Random seed of the whole run.", check=non_negative, group="output")
     device: str = opt("auto", "cpu, cuda, cuda:N, or auto.", group="output", resume_ok=True)
+
+    # --- metrics while training -------------------------------------------------------------
+    metrics: str = opt("", "Measure while training, on G_ema (or G): any of fid,kid,pr.",
+                       check=_metric_list, group="metrics", metavar="LIST", resume_ok=True)
+    metric_every: float = opt(50.0, "Evaluate every N kimg, and at the end.", check=positive,
+                              group="metrics", resume_ok=True)
+    metric_n: int = opt(5000, "Generated images per evaluation (reals: as many, at most all).",
+                        check=_at_least_two, group="metrics", resume_ok=True)
 
     def budget(self) -> str:
         """A short human description of the training budget."""

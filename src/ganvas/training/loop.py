@@ -26,6 +26,7 @@ from ganvas.errors import GanvasError
 from ganvas.models import get_family
 from ganvas.training import checkpoint as ckpt
 from ganvas.training.ema import make_ema, update_ema
+from ganvas.training.metrics_hook import TrainingMetrics, describe
 from ganvas.training.objective import AdversarialObjective
 from ganvas.training.plots import training_plots
 from ganvas.training.run_dir import RunLog
@@ -165,10 +166,13 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     fixed_z = fixed_z.to(device)
     stats = StatsAccumulator()
     watch = DivergenceWatch()
+    metrics = TrainingMetrics(cfg, data, run_dir, str(device))
     progress = Progress()
 
     if resume is not None:
         restore(resume, G, D, G_ema, opt_G, opt_D, rng, loader, stats, watch, progress)
+        if resume.get("metrics"):
+            metrics.load_state_dict(resume["metrics"])
         log.write(f"resumed at step {progress.step}, {progress.nimg / 1000:.1f} kimg")
     else:
         save_image(run_dir / "reals.png", make_grid(reals_for_grid(data, cfg.grid)))
@@ -191,9 +195,12 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             parts.append(progress.nimg / total_nimg)
         return min(1.0, max(parts))
 
-    def save(which: str = "latest") -> None:
-        ckpt.save_checkpoint(run_dir / "checkpoints" / f"{which}.pt", snapshot_state(
-            cfg, data, G, D, G_ema, opt_G, opt_D, rng, loader, stats, watch, progress, fixed_z))
+    def save(*names: str) -> None:
+        state = snapshot_state(cfg, data, G, D, G_ema, opt_G, opt_D, rng, loader, stats, watch,
+                               progress, fixed_z)
+        state["metrics"] = metrics.state_dict()
+        for name in names:
+            ckpt.save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state)
 
     bar = tqdm(total=total_nimg, initial=progress.nimg, unit="img", unit_scale=True,
                disable=not show_progress, dynamic_ncols=True, desc=run_dir.name)
@@ -263,16 +270,24 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                         stopped = "diverged"
                         break
 
-            # Snapshot: sample grid, plots, checkpoint.
+            # Snapshot: sample grid, plots, metrics, checkpoint (none of it is training time).
             index = progress.nimg // snapshot_nimg
-            if index > progress.snapshot_index or progress.finished:
+            metric_due = metrics.due(progress.nimg, progress.finished)
+            if index > progress.snapshot_index or progress.finished or metric_due:
                 progress.snapshot_index = index
                 write_fakes(run_dir, G_ema or G, fixed_z, progress.nimg)
                 training_plots(run_dir, records)
-                save()
+                names = ["latest"]
+                if metric_due:
+                    scores = metrics.evaluate(G_ema or G, progress.step, progress.nimg)
+                    bar.write(f"{progress.nimg / 1000:.1f} kimg: {describe(scores)}")
+                    log.write(f"metrics at {progress.nimg / 1000:.1f} kimg: {describe(scores)}")
+                    if metrics.is_best(scores):
+                        names.append("best")
+                save(*names)
                 log.write(f"snapshot at {progress.nimg / 1000:.1f} kimg, step {progress.step}: "
                           f"{postfix(last_stats)}")
-                clock = time.perf_counter()  # snapshot time is not training time
+                clock = time.perf_counter()
     bar.close()
     if stopped == "interrupted":
         log.write("interrupted: checkpoint saved; continue with --resume")

@@ -63,7 +63,8 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
             return cfg
         data_set = open_training_data(cfg.data, cfg.resolution, state["data"]["channels"],
                                       progress=progress)
-        truncate_jsonl(run_dir / "stats.jsonl", state["progress"]["step"])
+        for log_name in ("stats.jsonl", "metrics.jsonl"):
+            truncate_jsonl(run_dir / log_name, state["progress"]["step"])
         write_json(run_dir / "config.json", cfg.to_dict())
         return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress)
 

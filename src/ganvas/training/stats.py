@@ -75,6 +75,8 @@ def truncate_jsonl(path: Path, max_step: int) -> None:
     """Keep only records up to ``max_step`` (used on resume, so nothing is logged twice)."""
     from ganvas.utils.io import atomic_open
 
+    if not path.exists():
+        return
     records = [r for r in read_jsonl(path) if r.get("step", 0) <= max_step]
     with atomic_open(path, "w", encoding="utf-8") as f:
         for r in records:

@@ -1,0 +1,115 @@
+"""FID/KID/precision-recall while training, on the EMA generator (or G).
+
+Evaluations run every ``--metric-every`` kimg and at the end, against the training images (their
+Inception statistics are computed once and cached). Each appends a line to ``metrics.jsonl``,
+redraws ``plots/fid.png``, and says how long it took; the training clock does not count it. The
+checkpoint with the best FID so far is kept as ``checkpoints/best.pt``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ganvas.config import TrainConfig
+from ganvas.data import ImageSet
+from ganvas.errors import GanvasError
+from ganvas.training.plots import line_plot
+from ganvas.training.stats import append_jsonl, read_jsonl
+
+METRICS = ("fid", "kid", "pr")
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    """``'fid,kid'`` -> ('fid', 'kid'), checked."""
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    for name in names:
+        if name not in METRICS:
+            raise GanvasError(f"--metrics: unknown metric {name!r} (choose from "
+                              f"{', '.join(METRICS)})")
+    return names
+
+
+class TrainingMetrics:
+    """Decides when to evaluate, evaluates, records, and tracks the best FID."""
+
+    def __init__(self, cfg: TrainConfig, data: ImageSet, run_dir: Path, device: str) -> None:
+        self.names = parse_metrics(cfg.metrics)
+        self.every_nimg = int(cfg.metric_every * 1000)
+        self.n = cfg.metric_n
+        self.data, self.run_dir, self.device = data, run_dir, device
+        self.records = read_jsonl(run_dir / "metrics.jsonl")
+        self.best_fid = min((r["fid"] for r in self.records if r.get("fid") is not None),
+                            default=float("inf"))
+        self.index = 0
+        self._model: Any = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.names)
+
+    def due(self, nimg: int, final: bool) -> bool:
+        """True at each ``--metric-every`` boundary crossed, and at the end of training."""
+        if not self.enabled:
+            return False
+        index = nimg // self.every_nimg
+        if index > self.index or final:
+            self.index = index
+            return True
+        return False
+
+    def evaluate(self, G: nn.Module, step: int, nimg: int) -> dict[str, Any]:
+        """Score G against the training images; record and plot. Returns the record."""
+        from ganvas.metrics import evaluate, load_inception
+
+        if self._model is None:
+            self._model = load_inception(device=self.device)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            # The small-sample bias warning would repeat at every evaluation; the protocol line
+            # in metrics.jsonl records n, and docs/metrics.md explains the bias.
+            warnings.simplefilter("ignore", UserWarning)
+            scores = evaluate(self.data.images, G, fid="fid" in self.names,
+                              kid="kid" in self.names, pr="pr" in self.names,
+                              n=min(self.n, len(self.data)), inception=self._model,
+                              device=self.device)
+        record = {"step": step, "kimg": round(nimg / 1000, 3),
+                  **{k: scores[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall")
+                     if k in scores},
+                  "seconds": round(time.perf_counter() - started, 1),
+                  "protocol": scores["protocol"]}
+        self.records.append(record)
+        append_jsonl(self.run_dir / "metrics.jsonl", record)
+        keys = [k for k in ("fid", "kid_mean", "precision", "recall") if k in record]
+        line_plot(self.run_dir / "plots" / "fid.png", self.records, keys[:1],
+                  "FID (lower is better)", "FID" if "fid" in keys else keys[0])
+        return record
+
+    def is_best(self, record: dict[str, Any]) -> bool:
+        fid = record.get("fid")
+        if fid is None or fid >= self.best_fid:
+            return False
+        self.best_fid = fid
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "best_fid": self.best_fid}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.index, self.best_fid = int(state["index"]), float(state["best_fid"])
+
+
+def describe(record: dict[str, Any]) -> str:
+    """``FID 43.21, KID 0.0123 (51.0 s)`` for logs."""
+    parts = []
+    if "fid" in record:
+        parts.append(f"FID {record['fid']:.2f}")
+    if "kid_mean" in record:
+        parts.append(f"KID {record['kid_mean']:.4f}")
+    if "precision" in record:
+        parts.append(f"precision {record['precision']:.3f} recall {record['recall']:.3f}")
+    return f"{', '.join(parts)} ({record['seconds']:.1f} s)"
