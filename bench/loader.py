@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--packed", type=Path, help="a dataset packed by 'ganvas prepare'")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.packed:
@@ -76,14 +77,23 @@ def main() -> None:
         fixed = torch.from_numpy(np.array(images[: args.batch])).float().div(127.5).sub(1)
         # Interleave the two feeds so drifting machine load affects both alike.
         memory, loaded = [], []
-        for _ in range(2):
+        for _ in range(args.rounds):
             memory.append(run(lambda rng: fixed, args.steps, args.batch))
             loaded.append(run(lambda rng: loader.next(rng), args.steps, args.batch))
-    best_memory, best_loaded = max(memory), max(loaded)
-    overhead = (best_memory / best_loaded - 1) * 100
-    print(f"in-memory tensor : {best_memory:7.1f} img/s")
-    print(f"ganvas loader    : {best_loaded:7.1f} img/s  ({len(images):,} images, memory-mapped)")
-    print(f"loader overhead  : {overhead:+.1f}%  (ratio {best_memory / best_loaded:.3f})")
+        # The loader on its own: what it adds to each step, free of run-to-run noise.
+        rng = torch.Generator().manual_seed(0)
+        start = time.perf_counter()
+        for _ in range(200):
+            loader.next(rng)
+        loader_ms = (time.perf_counter() - start) / 200 * 1000
+    med_memory, med_loaded = float(np.median(memory)), float(np.median(loaded))
+    step_ms = args.batch / med_memory * 1000
+    print(f"in-memory tensor : {med_memory:7.1f} img/s (median of {args.rounds})")
+    print(f"ganvas loader    : {med_loaded:7.1f} img/s  ({len(images):,} images, memory-mapped)")
+    print(f"end-to-end ratio : {med_memory / med_loaded:.3f}  "
+          f"({(med_memory / med_loaded - 1) * 100:+.1f}%, includes run-to-run noise)")
+    print(f"loader alone     : {loader_ms:.2f} ms per batch = "
+          f"{loader_ms / step_ms * 100:.2f}% of a {step_ms:.0f} ms step")
 
 
 if __name__ == "__main__":

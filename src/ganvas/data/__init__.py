@@ -7,6 +7,7 @@ second run starts at once and no JPEG is decoded twice).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ def dataset_name(spec: str) -> str:
     if spec in builtin.BUILTIN:
         return spec
     name = Path(spec.rstrip("/")).name
+    name = re.sub(r"-\d+px-[0-9a-f]{8,}$", "", name)  # a folder in prepare's cache
     for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".gz"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]

@@ -146,6 +146,24 @@ class Source:
     def ignore(self, name: str, reason: str) -> None:
         self.ignored.append({"name": display_name(name), "reason": reason})
 
+    def _archive_entries(self, members: list[tuple[str, Any, bool]]) -> list[Entry]:
+        """Entries of an archive's (name, member, is_regular_file) list, sorted by name, with
+        junk, links and non-images ignored and class labels taken from sub-folders."""
+        kept = []
+        for name, ref, regular in members:
+            if _is_junk(name.strip("/").split("/")):
+                self.ignore(name, "hidden file or macOS metadata")
+            elif not regular:
+                self.ignore(name, "link or special file inside the archive; not followed")
+            elif not has_image_extension(name):
+                self.ignore(name, "not an image file type")
+            else:
+                kept.append((name, ref))
+        kept.sort(key=lambda item: item[0])
+        labels, self.label_names = labels_from_paths([name for name, _ in kept])
+        return [Entry(display_name(name), labels[k] if labels else None, ref)
+                for k, (name, ref) in enumerate(kept)]
+
     def close(self) -> None:
         """Release open archive handles."""
 
@@ -242,21 +260,9 @@ class ZipSource(Source):
             raise GanvasError(f"{path}: cannot open zip archive ({exc})") from None
 
     def _list(self) -> list[Entry]:
-        infos = []
-        for info in self._zip.infolist():
-            if info.is_dir():
-                continue
-            parts = info.filename.strip("/").split("/")
-            if _is_junk(parts):
-                self.ignore(info.filename, "hidden file or macOS metadata")
-            elif not has_image_extension(info.filename):
-                self.ignore(info.filename, "not an image file type")
-            else:
-                infos.append(info)
-        infos.sort(key=lambda i: i.filename)
-        labels, self.label_names = labels_from_paths([i.filename for i in infos])
-        return [Entry(display_name(info.filename), labels[k] if labels else None, info)
-                for k, info in enumerate(infos)]
+        members = [(info.filename, info, True) for info in self._zip.infolist()
+                   if not info.is_dir()]
+        return self._archive_entries(members)
 
     def read(self, entries: Sequence[Entry]) -> Iterator[tuple[int, Payload]]:
         for i, entry in enumerate(entries):
@@ -290,23 +296,8 @@ class TarSource(Source):
             magic == b"\xfd7zXZ\x00"
 
     def _list(self) -> list[Entry]:
-        members = []
-        for m in self._members:
-            parts = m.name.strip("/").split("/")
-            if m.isdir():
-                continue
-            if _is_junk(parts):
-                self.ignore(m.name, "hidden file or macOS metadata")
-            elif not (m.isfile() or m.islnk()):
-                self.ignore(m.name, "link or special file inside the archive; not followed")
-            elif not has_image_extension(m.name):
-                self.ignore(m.name, "not an image file type")
-            else:
-                members.append(m)
-        members.sort(key=lambda m: m.name)
-        labels, self.label_names = labels_from_paths([m.name for m in members])
-        return [Entry(display_name(m.name), labels[k] if labels else None, m)
-                for k, m in enumerate(members)]
+        return self._archive_entries([(m.name, m, m.isfile() or m.islnk())
+                                      for m in self._members if not m.isdir()])
 
     def read(self, entries: Sequence[Entry]) -> Iterator[tuple[int, Payload]]:
         order = list(range(len(entries)))

@@ -15,14 +15,9 @@ from ganvas.errors import GanvasError
 
 
 def _print_scores(result: dict[str, Any]) -> None:
-    lines = []
-    if "fid" in result:
-        lines.append(f"fid        {result['fid']:.4f}")
-    if "kid_mean" in result:
-        lines.append(f"kid        {result['kid_mean']:.6f} ± {result['kid_std']:.6f}")
-    if "precision" in result:
-        lines.append(f"precision  {result['precision']:.4f}")
-        lines.append(f"recall     {result['recall']:.4f}")
+    from ganvas.metrics.evaluation import score_items
+
+    lines = [f"{name:10s} {value}" for name, value in score_items(result)]
     lines.append(f"protocol: {result['protocol']}")
     click.echo("\n".join(lines))
 

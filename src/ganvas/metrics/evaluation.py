@@ -235,6 +235,19 @@ def evaluate(a: Any, b: Any, fid: bool = True, kid: bool = False, pr: bool = Fal
     return result
 
 
+def score_items(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, formatted value) for each score in an :func:`evaluate` result, for display."""
+    items = []
+    if "fid" in result:
+        items.append(("fid", f"{result['fid']:.4f}"))
+    if "kid_mean" in result:
+        items.append(("kid", f"{result['kid_mean']:.6f} ± {result['kid_std']:.6f}"))
+    if "precision" in result:
+        items += [("precision", f"{result['precision']:.4f}"),
+                  ("recall", f"{result['recall']:.4f}")]
+    return items
+
+
 def save_stats(data: Any, out: str | os.PathLike, n: int = 10000, batch_size: int | None = None,
                inception: str | os.PathLike | InceptionV3FID | None = None,
                features: bool = True, cache: bool = True,

@@ -104,12 +104,8 @@ class TrainingMetrics:
 
 
 def describe(record: dict[str, Any]) -> str:
-    """``FID 43.21, KID 0.0123 (51.0 s)`` for logs."""
-    parts = []
-    if "fid" in record:
-        parts.append(f"FID {record['fid']:.2f}")
-    if "kid_mean" in record:
-        parts.append(f"KID {record['kid_mean']:.4f}")
-    if "precision" in record:
-        parts.append(f"precision {record['precision']:.3f} recall {record['recall']:.3f}")
-    return f"{', '.join(parts)} ({record['seconds']:.1f} s)"
+    """``fid 43.2100, kid 0.012300 ± 0.000400 (51.0 s)`` for logs."""
+    from ganvas.metrics.evaluation import score_items
+
+    scores = ", ".join(f"{name} {value}" for name, value in score_items(record))
+    return f"{scores} ({record['seconds']:.1f} s)"
