@@ -143,3 +143,11 @@ def test_generate_cli_writes_files(tmp_path: Path, trained_run: Path,
     assert code == 0
     assert sorted(os.listdir(tmp_path / "imgs")) == ["seed0000.png", "seed0001.png",
                                                      "seed0002.png", "seed0007.png"]
+
+
+def test_resume_of_a_finished_run_asks_for_more_budget(trained_run: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    before = (trained_run / "stats.jsonl").read_text()
+    code, _, err = cli(capsys, "train", "--resume", trained_run)
+    assert_one_line_error(code, err, "already reached its budget", "--kimg")
+    assert (trained_run / "stats.jsonl").read_text() == before

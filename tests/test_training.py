@@ -115,3 +115,44 @@ def test_checkpoint_loads_without_ganvas_classes(tmp_path: Path) -> None:
     assert set(state) >= {"G", "D", "opt_G", "opt_D", "config", "rng", "progress", "loader"}
     G = ganvas.load_generator(run)
     assert G(torch.randn(2, G.z_dim)).shape == (2, 1, 32, 32)
+
+
+def test_ctrl_c_saves_and_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+    """SIGINT mid-run: checkpoint saved, exit 130, and resuming gives the uninterrupted losses."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    options = dict(TINY, kimg=1.6)  # 100 steps
+    args = [sys.executable, "-m", "ganvas", "train", options["data"], "--no-progress",
+            "--outdir", str(tmp_path / "b")]
+    for key, value in options.items():
+        if key != "data":
+            args += ["--" + key.replace("_", "-"), str(value)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    stats_file = None
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        found = list((tmp_path / "b").glob("*/stats.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            stats_file = found[0]
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.02)
+    output, _ = proc.communicate(timeout=120)
+    assert stats_file is not None, output
+    assert proc.returncode == 130, output
+    assert "interrupted" in output and "--resume" in output
+    run = stats_file.parent
+    state = torch.load(run / "checkpoints/latest.pt", weights_only=True)
+    stopped_at = state["progress"]["step"]
+    assert 3 <= stopped_at < 100
+    assert losses_by_step(run)[-1][0] == stopped_at
+
+    ganvas.train(resume=run, progress=False)
+    whole = ganvas.train(outdir=str(tmp_path / "a"), progress=False, **options)
+    assert losses_by_step(run) == losses_by_step(whole.run_dir)

@@ -18,6 +18,8 @@ from ganvas.errors import GanvasError
 from ganvas.metrics.commands import evaluate_command
 
 DEMO_MINUTES = 3.0
+# How a run that did not finish its budget ends: Ctrl-C as shells expect, divergence as failure.
+EXIT_CODES = {"interrupted": 130, "diverged": 1}
 
 
 def fail(message: str) -> None:
@@ -77,6 +79,8 @@ def train(data: str | None, preset: str | None, config_file: str | None, resume:
         click.echo(config_json(result))
         return
     report_run(result)
+    if result.stopped in EXIT_CODES:
+        sys.exit(EXIT_CODES[result.stopped])
 
 
 def report_run(result: Any) -> None:

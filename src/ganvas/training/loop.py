@@ -195,6 +195,16 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             parts.append(progress.nimg / total_nimg)
         return min(1.0, max(parts))
 
+    def out_of_budget() -> bool:
+        return (total_nimg is not None and progress.nimg >= total_nimg) \
+            or progress.train_seconds >= deadline
+
+    if resume is not None and out_of_budget():
+        log.close()
+        raise GanvasError(f"--resume {run_dir}: this run already reached its budget "
+                          f"({progress.nimg / 1000:g} kimg); give a larger --kimg, --epochs "
+                          "or --minutes")
+
     def save(*names: str) -> None:
         state = snapshot_state(cfg, data, G, D, G_ema, opt_G, opt_D, rng, loader, stats, watch,
                                progress, fixed_z)
@@ -242,11 +252,9 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             progress.train_seconds += now - clock
             clock = now
             bar.update(cfg.batch * cfg.d_steps)
-            out_of_budget = (total_nimg is not None and progress.nimg >= total_nimg) \
-                or progress.train_seconds >= deadline
             if interrupt.requested:
                 stopped = "interrupted"
-            progress.finished = out_of_budget or interrupt.requested
+            progress.finished = out_of_budget() or interrupt.requested
 
             # Log interval: the only place the loop reads numbers back from the device.
             if progress.step % cfg.log_every == 0 or progress.finished:

@@ -65,7 +65,7 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
                                       progress=progress)
         for log_name in ("stats.jsonl", "metrics.jsonl"):
             truncate_jsonl(run_dir / log_name, state["progress"]["step"])
-        write_json(run_dir / "config.json", cfg.to_dict())
+        write_json(run_dir / "config.json", {**read_config_json(run_dir), **cfg.to_dict()})
         return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress)
 
     cfg = resolve_config(options, preset=preset, config_file=config_file)
@@ -82,6 +82,14 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
                                                      "channels": data_set.channels,
                                                      **data_set.info}})
     return training_loop(cfg, run_dir, data_set, show_progress=progress)
+
+
+def read_config_json(run_dir: Path) -> dict[str, Any]:
+    """The run's ``config.json`` (empty if missing or unreadable: it is informative only)."""
+    try:
+        return json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def config_json(cfg: TrainConfig) -> str:
