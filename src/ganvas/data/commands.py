@@ -6,34 +6,18 @@ the same one-line ``ganvas: error: ...`` (exit code 2) as every other user mista
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from ganvas.data.options import CROPS, FILTERS, PrepareOptions
 from ganvas.data.packed import dataset_info
 from ganvas.data.prepare import prepare
-from ganvas.errors import GanvasError
+from ganvas.utils.cli import user_errors
 
 _DEFAULTS = PrepareOptions()
-
-
-def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a GanvasError as one line and exit 2; Ctrl-C exits 130 with a note."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GanvasError as exc:
-            click.echo(f"ganvas: error: {exc}", err=True)
-            raise SystemExit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            click.echo("ganvas: interrupted; nothing was written", err=True)
-            raise SystemExit(130) from None
-    return wrapper
 
 
 @click.command("prepare")
@@ -64,7 +48,7 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--workers", type=int, default=None,
               help="Decoding processes (default: one per core).")
 @click.option("--overwrite", is_flag=True, help="Replace DEST if it is a packed dataset.")
-@_user_errors
+@user_errors
 def prepare_command(src: Path, dest: Path, filter_: str, overwrite: bool, **options: Any) -> None:
     """Decode, clean and pack the images of SRC into the dataset folder DEST.
 
@@ -84,7 +68,7 @@ def dataset_group() -> None:
 
 @dataset_group.command("info")
 @click.argument("dest", type=click.Path(path_type=Path))
-@_user_errors
+@user_errors
 def info_command(dest: Path) -> None:
     """Show counts, size, labels, pixel statistics and the preview of a packed dataset."""
     click.echo(dataset_info(dest))

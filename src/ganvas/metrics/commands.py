@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ganvas.errors import GanvasError
+from ganvas.utils.cli import user_errors
 
 
 def _print_scores(result: dict[str, Any]) -> None:
@@ -45,6 +46,7 @@ def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> No
 @click.option("--no-features", is_flag=True,
               help="With --save-stats: store mu/sigma only (good for FID only; features take "
                    "8 KB per image).")
+@user_errors
 def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: int,
                      batch_size: int | None, inception: str | None, device: str | None,
                      no_cache: bool, save_stats: tuple[str, str] | None,
@@ -57,27 +59,21 @@ def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: 
     """
     from ganvas.metrics.evaluation import evaluate, save_stats as save
 
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            warnings.simplefilter("always")
-            if save_stats:
-                if sides:
-                    raise GanvasError("--save-stats takes DATA and OUT.npz itself; drop A B")
-                info = save(save_stats[0], save_stats[1], n=n, batch_size=batch_size,
-                            inception=inception, features=not no_features, cache=not no_cache,
-                            device=device, progress=True)
-                click.echo(f"saved {info['out']}\nprotocol: {info['protocol']}")
-                return
-            if len(sides) != 2:
-                raise GanvasError(f"evaluate: expected two sides A and B, got {len(sides)} "
-                                  "(or use --save-stats DATA OUT.npz)")
-            result = evaluate(sides[0], sides[1], fid=fid or not (kid or pr), kid=kid, pr=pr,
-                              n=n, batch_size=batch_size, inception=inception,
-                              cache=not no_cache, device=device, progress=True)
-    except GanvasError as exc:
-        click.echo(f"ganvas: error: {exc}", err=True)
-        # SystemExit, not click's Exit: that one is returned, not raised, by a non-standalone
-        # ``main()`` (as ganvas.cli.run calls it), and the exit code would be lost
-        raise SystemExit(exc.exit_code) from None
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("always")
+        if save_stats:
+            if sides:
+                raise GanvasError("--save-stats takes DATA and OUT.npz itself; drop A B")
+            info = save(save_stats[0], save_stats[1], n=n, batch_size=batch_size,
+                        inception=inception, features=not no_features, cache=not no_cache,
+                        device=device, progress=True)
+            click.echo(f"saved {info['out']}\nprotocol: {info['protocol']}")
+            return
+        if len(sides) != 2:
+            raise GanvasError(f"evaluate: expected two sides A and B, got {len(sides)} "
+                              "(or use --save-stats DATA OUT.npz)")
+        result = evaluate(sides[0], sides[1], fid=fid or not (kid or pr), kid=kid, pr=pr,
+                          n=n, batch_size=batch_size, inception=inception,
+                          cache=not no_cache, device=device, progress=True)
     _print_scores(result)
