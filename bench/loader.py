@@ -20,7 +20,7 @@ import torch
 from ganvas.config import resolve
 from ganvas.data.loader import BatchLoader
 from ganvas.models import get_family
-from ganvas.training.loop import make_optimizer
+from ganvas.training.optim import make_optimizer
 from ganvas.training.objective import AdversarialObjective
 
 
@@ -44,7 +44,7 @@ def run(get_batch, steps: int, batch: int) -> float:
     objective = AdversarialObjective(cfg, G, D, rng)
 
     def step(i: int) -> None:
-        loss_D, _ = objective.discriminator_step(get_batch(rng), i, 0.0)
+        loss_D, _ = objective.discriminator_step(get_batch(rng), 0.0)
         opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
         opt_D.step()

@@ -142,6 +142,16 @@ def test_flip_with_soft_labels_gives_fakes_soft_real_values() -> None:
     assert real[kept].min() >= 0.7 and real[kept].max() <= 0.9
 
 
+def test_ganhacks_soft_labels_above_one_are_accepted_and_bounded() -> None:
+    """0.7..1.2: targets above 1 occur, and the expected BCE still has a finite minimum."""
+    real, _ = L.discriminator_targets(N_DRAWS, soft_labels=(0.7, 1.2), generator=seeded(4))
+    assert real.max() > 1.0 and real.mean().item() == pytest.approx(0.95, abs=0.003)
+    logits = torch.linspace(-20, 20, 401)
+    expected_loss = torch.stack([L._bce(x.expand(N_DRAWS), real) for x in logits])
+    best = logits[expected_loss.argmin()].item()
+    assert -20 < best < 20 and best == pytest.approx(math.log(0.95 / 0.05), abs=0.15)
+
+
 def test_targets_reproducible_with_seed() -> None:
     a = L.discriminator_targets(100, soft_labels=(0.8, 1.0), label_flip=0.1, generator=seeded(3))
     b = L.discriminator_targets(100, soft_labels=(0.8, 1.0), label_flip=0.1, generator=seeded(3))
@@ -155,7 +165,8 @@ def test_targets_reproducible_with_seed() -> None:
         {"label_smoothing": -0.1},
         {"label_flip": 1.5},
         {"soft_labels": (0.9, 0.8)},
-        {"soft_labels": (0.7, 1.2)},
+        {"soft_labels": (0.9, 1.2)},
+        {"soft_labels": (-0.1, 0.5)},
         {"soft_labels": (0.7, 1.0), "label_smoothing": 0.1},
     ],
 )

@@ -30,7 +30,7 @@ def test_discriminator_and_generator_loss_by_hand() -> None:
     G.eval(), D.eval()  # fixed BatchNorm statistics make the hand computation exact
     reals = torch.rand(4, 1, 32, 32) * 2 - 1
     rng = torch.Generator().manual_seed(5)
-    loss_d, stats = AdversarialObjective(cfg, G, D, rng).discriminator_step(reals, 0, 0.0)
+    loss_d, stats = AdversarialObjective(cfg, G, D, rng).discriminator_step(reals, 0.0)
     z = torch.randn(4, cfg.z_dim, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         real = D(reals).double().numpy()

@@ -66,10 +66,12 @@ def _betas(v: Any) -> str | None:
 
 
 def _soft_labels(v: Any) -> str | None:
+    # A target above 1 makes one sample's BCE unbounded below, but the expected loss stays
+    # bounded (and minimised at a finite logit) while the mean target is at most 1.
     if v is None:
         return None
-    if len(v) != 2 or not 0 <= v[0] <= v[1] <= 1:
-        return "must be lo,hi with 0 <= lo <= hi <= 1, e.g. 0.8,1.0"
+    if len(v) != 2 or not 0 <= v[0] <= v[1] or (v[0] + v[1]) / 2 > 1:
+        return "must be lo,hi with 0 <= lo <= hi and a mean of at most 1, e.g. 0.7,1.2"
     return None
 
 
@@ -146,13 +148,19 @@ class TrainConfig:
     dragan_noise: str = opt("uniform", "DRAGAN perturbation: the authors' code (uniform) or "
                             "the paper's (gaussian).", choices=("uniform", "gaussian"),
                             group="loss")
+    dragan_c: float | None = opt(None, "DRAGAN perturbation scale c: a multiple of the batch's "
+                                 "pixel std for uniform (default 0.5), the per-pixel variance "
+                                 "for gaussian (default 10, far from [-1, 1] data: try 0.05).",
+                                 check=positive, group="loss")
     r1: float = opt(0.0, "R1 penalty weight gamma on reals (0: off).", check=non_negative,
                     group="loss")
     r1_every: int = opt(16, "Apply R1 lazily every N discriminator steps.", check=positive,
                         group="loss")
     label_smoothing: float = opt(0.0, "One-sided label smoothing: real targets 1 - s.",
                                  check=half_probability, group="loss")
-    soft_labels: tuple[float, float] | None = opt(None, "Random real targets in lo,hi.",
+    soft_labels: tuple[float, float] | None = opt(None, "Random real targets in lo,hi (ganhacks: "
+                                                  "0.7,1.2). Targets above 1 are allowed while "
+                                                  "the mean is at most 1.",
                                                   check=_soft_labels, group="loss",
                                                   metavar="LO,HI")
     label_flip: float = opt(0.0, "Flip each of D's targets with this probability.",
@@ -207,7 +215,16 @@ class TrainConfig:
     grid: int = opt(64, "Images in the fixed-noise sample grid.", check=positive,
                     group="output")
     seed: int = opt(0, "Random seed of the whole run.", check=non_negative, group="output")
-    device: str = opt("auto", "cpu, cuda, cuda:N, or auto.", group="output", resume_ok=True)
+    device: str = opt("auto", "cpu, cuda, cuda:N, or auto.", group="speed", resume_ok=True)
+    precision: str = opt("auto", "Arithmetic of the networks: auto = bf16 autocast on CUDA and "
+                         "on CPUs with native bf16, fp16 on older GPUs, else fp32. Weights, "
+                         "losses and penalty norms stay fp32.",
+                         choices=("auto", "bf16", "fp16", "fp32"), group="speed",
+                         resume_ok=True)
+    compile: bool = opt(False, "torch.compile the networks (static shapes).", group="speed",
+                        resume_ok=True)
+    sync_bn: bool = opt(False, "Under torchrun on GPUs: BatchNorm statistics over the global "
+                        "batch.", group="speed")
 
     # --- metrics while training -------------------------------------------------------------
     metrics: str = opt("", "Measure while training, on G_ema (or G): any of fid,kid,pr.",
@@ -303,6 +320,14 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise GanvasError(f"--kernel-size: {cfg.kernel_size} must be >= 3")
     if cfg.soft_labels is not None and cfg.label_smoothing:
         raise GanvasError("--soft-labels and --label-smoothing both set real targets; use one")
+    label_tricks = [option_name(n) for n in ("label_smoothing", "soft_labels", "label_flip")
+                    if getattr(cfg, n)]
+    if label_tricks and cfg.loss in ("hinge", "wgan"):
+        raise GanvasError(f"{label_tricks[0]}: --loss {cfg.loss} has no labels, so it would "
+                          "have no effect; use --loss bce or mse, or drop it")
+    if cfg.loss == "wgan" and not cfg.gp and cfg.d_norm != "spectral":
+        raise GanvasError("--loss wgan: the critic is unconstrained without a Lipschitz "
+                          "constraint; add --gp 10 (WGAN-GP) or --d-norm spectral")
     return cfg
 
 

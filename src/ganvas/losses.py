@@ -134,6 +134,7 @@ def discriminator_targets(
 
     - ``label_smoothing`` s: one-sided smoothing, real target ``1 - s`` (fakes stay 0).
     - ``soft_labels`` (lo, hi): each real target drawn uniformly in [lo, hi]; replaces smoothing.
+      ``hi`` may exceed 1 (ganhacks' 0.7..1.2) as long as the mean target is at most 1.
     - ``label_flip`` p: each target independently swapped with probability p; a flipped real gets
       the fake target value (0) and a flipped fake gets the real target value it would have had.
 
@@ -147,9 +148,12 @@ def discriminator_targets(
         raise GanvasError(f"label flip: must be a probability in [0, 1], got {label_flip}")
     if soft_labels is not None:
         lo, hi = soft_labels
-        # Targets above 1 would make BCE unbounded below (softplus(x) - t*x -> -inf as x grows).
-        if not 0.0 <= lo <= hi <= 1.0:
-            raise GanvasError(f"soft labels: need 0 <= lo <= hi <= 1, got ({lo}, {hi})")
+        # A target t > 1 makes that sample's BCE unbounded below (softplus(x) - t*x -> -inf), but
+        # D sees the targets' distribution: E[softplus(x) - t*x] = softplus(x) - E[t]*x is bounded
+        # below and has a finite minimiser while E[t] = (lo + hi)/2 <= 1 (ganhacks' 0.7..1.2).
+        if not 0.0 <= lo <= hi or (lo + hi) / 2 > 1.0:
+            raise GanvasError(f"soft labels: need 0 <= lo <= hi with (lo + hi)/2 <= 1, "
+                              f"got ({lo}, {hi})")
         if label_smoothing:
             raise GanvasError("soft labels: cannot be combined with label smoothing")
 

@@ -2,7 +2,9 @@
 
 Each epoch visits the images in a permutation drawn from ``(seed, epoch)``, so the order is
 reproducible and the loader's whole state is two integers, saved in checkpoints for an exact
-resume. Conversion to float and flips happen on tensors, on the training device. No worker
+resume. Under torchrun every rank draws the same permutation and reads only its slice of each
+global batch. Conversion to float and flips happen on tensors, on the training device; on CUDA
+the next batch is read into pinned memory and copied while the current step runs. No worker
 processes, no per-epoch decoding.
 """
 
@@ -16,17 +18,25 @@ from ganvas.errors import GanvasError
 
 
 class BatchLoader:
-    """Endless batches of images in [-1, 1] (N×C×H×W float on ``device``); drops ragged ends."""
+    """Endless batches of images in [-1, 1] (N×C×H×W float on ``device``); drops ragged ends.
+
+    ``batch`` is the global batch; with ``shard=(rank, world)`` each call returns this rank's
+    ``batch // world`` images of it.
+    """
 
     def __init__(self, images: np.ndarray, batch: int, seed: int, device: torch.device,
-                 mirror: bool = False):
+                 mirror: bool = False, shard: tuple[int, int] = (0, 1),
+                 channels_last: bool = False):
         if len(images) < batch:
             raise GanvasError(f"--batch: {batch} is larger than the dataset ({len(images)} "
                               "images)")
         self.images, self.batch, self.seed = images, batch, seed
         self.device, self.mirror = device, mirror
+        self.rank, self.world = shard
+        self.channels_last = channels_last
         self.epoch, self.position = 0, 0
         self._order = self._permutation(0)
+        self._staged: tuple[tuple[int, int], torch.Tensor] | None = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -36,24 +46,57 @@ class BatchLoader:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.images), generator=g).numpy()
 
-    def next(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The next batch; ``generator`` drives the flips."""
+    def _advance(self) -> tuple[int, int]:
+        """(epoch, position) of the next global batch, moving past it."""
         if self.position + self.batch > len(self.images):
             self.epoch, self.position = self.epoch + 1, 0
             self._order = self._permutation(self.epoch)
-        idx = np.sort(self._order[self.position:self.position + self.batch])
+        place = (self.epoch, self.position)
         self.position += self.batch
+        return place
+
+    def _read(self, position: int) -> torch.Tensor:
+        """This rank's uint8 slice of the global batch at ``position``, on the device."""
+        local = self.batch // self.world
+        start = position + self.rank * local
         # Sorted reads are sequential on a memory map; order within a batch does not matter.
+        idx = np.sort(self._order[start:start + local])
         batch = torch.from_numpy(np.ascontiguousarray(self.images[idx]))
-        batch = batch.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()
+        return batch.to(self.device, non_blocking=True)
+
+    def next(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The next batch; ``generator`` drives the flips."""
+        if self._staged is not None:
+            place, raw = self._staged
+            self._staged = None
+        else:
+            place = self._advance()
+            raw = self._read(place[1])
+        if self.device.type == "cuda":  # prefetch: the copy overlaps the step on the GPU
+            self._stage()
+        batch = raw.float().div_(127.5).sub_(1.0)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         if self.mirror:
             batch = random_flip(batch, generator=generator)
         return batch
 
+    def _stage(self) -> None:
+        before = (self.epoch, self.position)
+        place = self._advance()
+        self._staged = (place, self._read(place[1]))
+        self._rewind_to = before
+
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
+        """The place of the next batch to be returned (a staged batch is not yet consumed)."""
+        epoch, position = self._rewind_to if self._staged is not None else \
+            (self.epoch, self.position)
+        return {"epoch": epoch, "position": position, "seed": self.seed}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.seed = int(state["seed"])
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
         self._order = self._permutation(self.epoch)
+        self._staged = None

@@ -1,8 +1,10 @@
 """The training loop: one function to read top to bottom.
 
-Model-agnostic: the model family supplies G, D and the objective; this file owns the optimizers,
-the budget, the schedule of logs, snapshots and checkpoints, and exact resume. The hot loop
-never synchronises with the host: statistics stay on the device until a log interval.
+Model-agnostic: the model family supplies G, D and the objective (its losses, lazy
+regularisers and their intervals); this file owns the optimizers, the fast path, the budget,
+the schedule of logs, snapshots and checkpoints, data parallelism under torchrun, and exact
+resume. The hot loop never synchronises with the host: statistics stay on the device until a
+log interval.
 """
 
 from __future__ import annotations
@@ -25,32 +27,22 @@ from ganvas.data.loader import BatchLoader
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
 from ganvas.training import checkpoint as ckpt
-from ganvas.training.ema import make_ema, update_ema
+from ganvas.training import distributed as dist
+from ganvas.training.ema import has_batchnorm, make_ema, refresh_batchnorm, update_ema
+from ganvas.training.fastpath import FastPath, channels_last, maybe_compile
 from ganvas.training.metrics_hook import TrainingMetrics, describe
-from ganvas.training.objective import AdversarialObjective
+from ganvas.training.optim import make_optimizer, set_learning_rates
 from ganvas.training.plots import training_plots
 from ganvas.training.run_dir import RunLog
+from ganvas.training.state import Progress, TrainingState
 from ganvas.training.stats import StatsAccumulator, append_jsonl, read_jsonl
 from ganvas.training.watch import DivergenceWatch
 from ganvas.utils.grid import make_grid, to_uint8
 from ganvas.utils.io import save_image
 
 DEFAULT_EPOCHS = 25
-
-
-@dataclass
-class Progress:
-    """Where training is: everything besides weights that an exact resume needs."""
-
-    step: int = 0
-    d_step: int = 0
-    nimg: int = 0
-    train_seconds: float = 0.0
-    snapshot_index: int = 0
-    finished: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+NOT_FINITE = ("the weights became NaN or infinite since the last check; training stopped and "
+              "the last good checkpoint is kept")
 
 
 @dataclass
@@ -84,32 +76,9 @@ def pick_device(name: str) -> torch.device:
         raise GanvasError(f"--device: {name!r} is not a device (cpu, cuda, cuda:N, auto)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanvasError(f"--device: {name} asked for, but CUDA is not available here")
+    if device.type == "cpu":
+        device = torch.device("cpu")  # 'cpu:0' is the same device; generators want plain 'cpu'
     return device
-
-
-def param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two groups: decayed (conv/linear parameters) and not (normalisation layers).
-
-    Decaying BatchNorm's gamma towards 0 would shrink activations rather than regularise, so
-    ``--weight-decay`` leaves normalisation layers alone, as is standard practice.
-    """
-    norm_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
-    no_decay = {id(p) for m in net.modules() if isinstance(m, norm_types)
-                for p in m.parameters(recurse=False)}
-    params = list(net.parameters())
-    return [{"params": [p for p in params if id(p) not in no_decay],
-             "weight_decay": weight_decay},
-            {"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0}]
-
-
-def make_optimizer(cfg: TrainConfig, net: nn.Module, lr: float) -> torch.optim.Optimizer:
-    """The configured optimizer for ``net``; ``--weight-decay`` is classic (coupled) L2 decay."""
-    groups = param_groups(net, cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=tuple(cfg.betas))
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr)
-    return torch.optim.SGD(groups, lr=lr, momentum=cfg.betas[0])
 
 
 def total_images(cfg: TrainConfig, dataset_size: int) -> int | None:
@@ -145,46 +114,87 @@ class InterruptFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
-                  resume: dict[str, Any] | None = None, show_progress: bool = True) -> TrainResult:
-    """Train ``cfg`` on ``data``, writing everything into ``run_dir``."""
-    device = pick_device(cfg.device)
-    log = RunLog(run_dir / "log.txt")
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
+def optimizer_step(opt: torch.optim.Optimizer, net: nn.Module, loss: torch.Tensor,
+                   scaler: Any, shard: dist.Shard) -> None:
+    """Backward, average gradients across ranks, update (with the fp16 scaler when there is one)."""
+    opt.zero_grad(set_to_none=True)
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    dist.average_gradients(net, shard)
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
 
-    # Networks, optimizers and the one random generator that drives the loop.
+
+def all_finite(*modules: nn.Module | None) -> bool:
+    """One host read: are all parameters and buffers of ``modules`` finite?"""
+    tensors = [t for m in modules if m is not None
+               for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
+    return bool(torch.stack([t.isfinite().all() for t in tensors]).all().item())
+
+
+def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
+                  resume: dict[str, Any] | None = None, show_progress: bool = True,
+                  shard: dist.Shard = dist.Shard()) -> TrainResult:
+    """Train ``cfg`` on ``data``, writing everything into ``run_dir`` (from rank 0 only)."""
+    device = dist.training_device(cfg.device, shard, pick_device)
+    fast = FastPath.create(cfg.precision, device)
+    main = shard.is_main
+    log = RunLog(run_dir / "log.txt" if main else None)
+    if main:
+        (run_dir / "checkpoints").mkdir(exist_ok=True)
+
+    # Networks, optimizers and the random streams that drive the loop.
     torch.manual_seed(cfg.seed)
     family = get_family(cfg.model)
-    G, D = (net.to(device).train() for net in family.build(cfg, data.resolution, data.channels))
-    G_ema = make_ema(G) if cfg.ema_kimg else None
-    opt_G = make_optimizer(cfg, G, cfg.lr_g)
-    opt_D = make_optimizer(cfg, D, cfg.lr_d)
-    rng = torch.Generator(device).manual_seed(cfg.seed)
-    objective = AdversarialObjective(cfg, G, D, rng)
-    loader = BatchLoader(data.images, cfg.batch, cfg.seed, device, cfg.mirror)
+    G, D = (channels_last(net.to(device).train())
+            for net in family.build(cfg, data.resolution, data.channels))
+    if cfg.sync_bn:
+        G, D = (dist.convert_sync_batchnorm(net, shard, device) for net in (G, D))
+    dist.broadcast_modules([G, D], shard)
+    G_ema = make_ema(G) if family.uses_ema(cfg) else None
+    rng = torch.Generator(device).manual_seed(cfg.seed + 1_000_003 * shard.rank)
+    z_rng = rng if not shard.active else torch.Generator(device).manual_seed(cfg.seed)
+    objective = family.objective(cfg, maybe_compile(G, cfg.compile), maybe_compile(D, cfg.compile),
+                                 rng, z_rng=z_rng, shard=(shard.rank, shard.world),
+                                 autocast=fast.autocast, device=device)
+    lr_g, lr_d, betas = family.optimizer_settings(cfg)
+    opt_G = make_optimizer(cfg, G, lr_g, betas, objective.g_reg_interval,
+                           **fast.optimizer_kwargs())
+    opt_D = make_optimizer(cfg, D, lr_d, betas, objective.d_reg_interval,
+                           **fast.optimizer_kwargs())
+    scaler_G, scaler_D = fast.make_scaler(), fast.make_scaler()
+    local_batch = dist.split_batch(cfg.batch, shard)
+    loader = BatchLoader(data.images, cfg.batch, cfg.seed, device, cfg.mirror,
+                         shard=(shard.rank, shard.world), channels_last=True)
     fixed_z = torch.randn(cfg.grid, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed))
     fixed_z = fixed_z.to(device)
     stats = StatsAccumulator()
-    watch = DivergenceWatch()
-    metrics = TrainingMetrics(cfg, data, run_dir, str(device))
     progress = Progress()
+    state = TrainingState(G, D, G_ema, opt_G, opt_D, rng, z_rng, loader, stats,
+                          DivergenceWatch(), objective, progress)
+    metrics = TrainingMetrics(cfg, data, run_dir, str(device))
 
     if resume is not None:
-        restore(resume, G, D, G_ema, opt_G, opt_D, rng, loader, stats, watch, progress)
+        note = state.load_state_dict(resume, shard.rank)
         if resume.get("metrics"):
             metrics.load_state_dict(resume["metrics"])
         log.write(f"resumed at step {progress.step}, {progress.nimg / 1000:.1f} kimg")
-    else:
+        if note:
+            log.write(f"warning: {note}")
+    elif main:
         save_image(run_dir / "reals.png", make_grid(reals_for_grid(data, cfg.grid)))
-        write_fakes(run_dir, G_ema or G, fixed_z, 0)
+        write_fakes(run_dir, sampler(cfg, G, G_ema, 0), fixed_z, 0)
         log.write(f"training {cfg.model} at {data.resolution} px on {data.name} "
-                  f"({len(data):,} images) on {device}")
+                  f"({len(data):,} images) on {device}, {fast.precision}"
+                  + (f", {shard.world} processes" if shard.active else ""))
 
     total_nimg = total_images(cfg, len(data))
     deadline = cfg.minutes * 60 if cfg.minutes else math.inf
     snapshot_nimg = int(cfg.snapshot_kimg * 1000)
-    base_lrs = (cfg.lr_g, cfg.lr_d)
-    records = read_jsonl(run_dir / "stats.jsonl")
+    base_lrs = [group["lr"] for opt in (opt_G, opt_D) for group in opt.param_groups[:1]]
+    records = read_jsonl(run_dir / "stats.jsonl") if main else []
     rate = Throughput(progress)
     last_stats: dict[str, float] = {}
     stopped = "budget"
@@ -195,70 +205,83 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             parts.append(progress.nimg / total_nimg)
         return min(1.0, max(parts))
 
-    def out_of_budget() -> bool:
-        return (total_nimg is not None and progress.nimg >= total_nimg) \
-            or progress.train_seconds >= deadline
+    def images_done() -> bool:
+        return total_nimg is not None and progress.nimg >= total_nimg
 
-    if resume is not None and out_of_budget():
+    if resume is not None and (images_done() or progress.train_seconds >= deadline):
         log.close()
         raise GanvasError(f"--resume {run_dir}: this run already reached its budget "
                           f"({progress.nimg / 1000:g} kimg); give a larger --kimg, --epochs "
                           "or --minutes")
 
     def save(*names: str) -> None:
-        state = snapshot_state(cfg, data, G, D, G_ema, opt_G, opt_D, rng, loader, stats, watch,
-                               progress, fixed_z)
-        state["metrics"] = metrics.state_dict()
+        rng_states = dist.gather_objects(rng.get_state(), shard)
+        if not main:
+            return
+        content = {"config": cfg.to_dict(),
+                   "data": {"name": data.name, "resolution": data.resolution,
+                            "channels": data.channels, "size": len(data)},
+                   **state.state_dict(rng_states), "fixed_z": fixed_z.cpu(),
+                   "metrics": metrics.state_dict()}
         for name in names:
-            ckpt.save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state)
+            ckpt.save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", content)
 
     bar = tqdm(total=total_nimg, initial=progress.nimg, unit="img", unit_scale=True,
-               disable=not show_progress, dynamic_ncols=True, desc=run_dir.name)
+               disable=not (show_progress and main), dynamic_ncols=True, desc=run_dir.name)
     clock = time.perf_counter()
     with InterruptFlag() as interrupt:
         while not progress.finished:
             frac = fraction_done()
-            if cfg.lr_decay == "linear":
-                for opt, lr in zip((opt_G, opt_D), base_lrs):
-                    for group in opt.param_groups:
-                        group["lr"] = lr * (1.0 - frac)
+            set_learning_rates([opt_G, opt_D], base_lrs, cfg.lr_decay, frac)
 
-            # Discriminator: d_steps batches of reals against fresh fakes.
+            # Discriminator: d_steps batches of reals against fresh fakes, lazy regulariser.
             G.requires_grad_(False)
             D.requires_grad_(True)
             for _ in range(cfg.d_steps):
                 reals = loader.next(rng)
-                loss_D, d_stats = objective.discriminator_step(reals, progress.d_step, frac)
-                opt_D.zero_grad(set_to_none=True)
-                loss_D.backward()
-                opt_D.step()
+                loss_D, d_stats = objective.discriminator_step(reals, frac)
+                optimizer_step(opt_D, D, loss_D, scaler_D, shard)
                 stats.add(d_stats)
+                interval = objective.d_reg_interval
+                if interval and progress.d_step % interval == 0:
+                    loss_reg, reg_stats = objective.discriminator_regularizer(reals, frac)
+                    optimizer_step(opt_D, D, loss_reg, scaler_D, shard)
+                    stats.add(reg_stats)
+                stats.add(objective.after_discriminator_step(progress.d_step, shard))
                 progress.d_step += 1
                 progress.nimg += cfg.batch
 
-            # Generator: one step against the updated D.
+            # Generator: one step against the updated D, lazy regulariser.
             G.requires_grad_(True)
             D.requires_grad_(False)
-            loss_G, g_stats = objective.generator_step(cfg.batch, device, frac)
-            opt_G.zero_grad(set_to_none=True)
-            loss_G.backward()
-            opt_G.step()
+            loss_G, g_stats = objective.generator_step(local_batch, device, frac)
+            optimizer_step(opt_G, G, loss_G, scaler_G, shard)
             stats.add(g_stats)
-            if G_ema is not None:
-                update_ema(G_ema, G, cfg.batch, progress.nimg, cfg.ema_kimg, cfg.ema_rampup)
+            interval = objective.g_reg_interval
+            if interval and progress.step % interval == 0:
+                loss_reg, reg_stats = objective.generator_regularizer(local_batch, device, frac)
+                optimizer_step(opt_G, G, loss_reg, scaler_G, shard)
+                stats.add(reg_stats)
             progress.step += 1
+            if G_ema is not None:
+                ema_kimg, rampup = family.ema_settings(cfg)
+                update_ema(G_ema, G, cfg.batch, progress.step * cfg.batch, ema_kimg, rampup)
 
             now = time.perf_counter()
             progress.train_seconds += now - clock
             clock = now
             bar.update(cfg.batch * cfg.d_steps)
-            if interrupt.requested:
+            log_due = progress.step % cfg.log_every == 0
+            wants_stop = interrupt.requested or progress.train_seconds >= deadline
+            if shard.active:  # ranks vote at log steps, so none waits on the others per step
+                wants_stop = dist.agree(wants_stop, shard, device) if log_due else False
+            if wants_stop and interrupt.requested:
                 stopped = "interrupted"
-            progress.finished = out_of_budget() or interrupt.requested
+            progress.finished = images_done() or wants_stop
 
             # Log interval: the only place the loop reads numbers back from the device.
-            if progress.step % cfg.log_every == 0 or progress.finished:
-                means = stats.read()
+            if log_due or progress.finished:
+                means = stats.read(lambda t: dist.average_tensor(t, shard))
                 if means:
                     last_stats = means
                     record = {"step": progress.step, "kimg": round(progress.nimg / 1000, 3),
@@ -267,12 +290,13 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                               "img_per_s": round(rate.update(progress), 1),
                               **means, "lr_G": opt_G.param_groups[0]["lr"],
                               "lr_D": opt_D.param_groups[0]["lr"]}
-                    records.append(record)
-                    append_jsonl(run_dir / "stats.jsonl", record)
+                    if main:
+                        records.append(record)
+                        append_jsonl(run_dir / "stats.jsonl", record)
                     bar.set_postfix_str(postfix(means), refresh=False)
-                    verdict = watch.observe(means)
+                    verdict = state.watch.observe(means)
                     if verdict.message:
-                        bar.write(f"warning: {verdict.message}")
+                        bar.write(f"warning: {verdict.message}") if main else None
                         log.write(f"warning: {verdict.message}")
                     if verdict.stop:
                         stopped = "diverged"
@@ -282,19 +306,28 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             index = progress.nimg // snapshot_nimg
             metric_due = metrics.due(progress.nimg, progress.finished)
             if index > progress.snapshot_index or progress.finished or metric_due:
+                if not all_finite(G, D, G_ema):
+                    stopped = "diverged"
+                    log.write(f"warning: {NOT_FINITE}")
+                    bar.write(f"warning: {NOT_FINITE}") if main else None
+                    break
                 progress.snapshot_index = index
-                write_fakes(run_dir, G_ema or G, fixed_z, progress.nimg)
-                training_plots(run_dir, records)
                 names = ["latest"]
-                if metric_due:
-                    scores = metrics.evaluate(G_ema or G, progress.step, progress.nimg)
-                    bar.write(f"{progress.nimg / 1000:.1f} kimg: {describe(scores)}")
-                    log.write(f"metrics at {progress.nimg / 1000:.1f} kimg: {describe(scores)}")
-                    if metrics.is_best(scores):
-                        names.append("best")
+                if main:
+                    G_sample = sampler(cfg, G, G_ema, progress.nimg)
+                    write_fakes(run_dir, G_sample, fixed_z, progress.nimg)
+                    training_plots(run_dir, records)
+                    if metric_due:
+                        scores = metrics.evaluate(G_sample, progress.step, progress.nimg)
+                        bar.write(f"{progress.nimg / 1000:.1f} kimg: {describe(scores)}")
+                        log.write(f"metrics at {progress.nimg / 1000:.1f} kimg: "
+                                  f"{describe(scores)}")
+                        if metrics.is_best(scores):
+                            names.append("best")
                 save(*names)
                 log.write(f"snapshot at {progress.nimg / 1000:.1f} kimg, step {progress.step}: "
                           f"{postfix(last_stats)}")
+                dist.barrier(shard)
                 clock = time.perf_counter()
     bar.close()
     if stopped == "interrupted":
@@ -304,10 +337,19 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     return TrainResult(run_dir, progress, stopped, last_stats)
 
 
+def sampler(cfg: TrainConfig, G: nn.Module, G_ema: nn.Module | None, nimg: int) -> nn.Module:
+    """The generator that samples and is measured: G_ema, with its own BatchNorm statistics."""
+    if G_ema is None:
+        return G
+    if has_batchnorm(G_ema):
+        refresh_batchnorm(G_ema, cfg.batch, seed=cfg.seed * 7919 + nimg)
+    return G_ema
+
+
 def postfix(means: dict[str, float]) -> str:
     """Short progress-bar text: losses, D(x), D(G(z)), accuracy."""
     names = (("loss_D", "D"), ("loss_G", "G"), ("D_real", "D(x)"), ("D_fake", "D(G(z))"),
-             ("D_accuracy", "acc"))
+             ("D_accuracy", "acc"), ("ada_p", "p"))
     return " ".join(f"{label}={means[key]:.3f}" for key, label in names if key in means)
 
 
@@ -324,46 +366,3 @@ def write_fakes(run_dir: Path, G: nn.Module, fixed_z: torch.Tensor, nimg: int) -
     images = to_uint8(G(fixed_z))
     G.train(was_training)
     save_image(run_dir / f"fakes_{nimg // 1000:06d}.png", make_grid(images))
-
-
-def snapshot_state(cfg: TrainConfig, data: ImageSet, G: nn.Module, D: nn.Module,
-                   G_ema: nn.Module | None, opt_G: torch.optim.Optimizer,
-                   opt_D: torch.optim.Optimizer, rng: torch.Generator, loader: BatchLoader,
-                   stats: StatsAccumulator, watch: "DivergenceWatch", progress: Progress,
-                   fixed_z: torch.Tensor) -> dict[str, Any]:
-    """Everything a checkpoint holds, as state dicts and plain data."""
-    return {
-        "config": cfg.to_dict(),
-        "data": {"name": data.name, "resolution": data.resolution, "channels": data.channels,
-                 "size": len(data)},
-        "G": G.state_dict(), "D": D.state_dict(),
-        "G_ema": G_ema.state_dict() if G_ema is not None else None,
-        "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-        "progress": progress.as_dict(), "loader": loader.state_dict(),
-        "stats": stats.state_dict(), "watch": watch.state_dict(),
-        "rng": {"loop": rng.get_state(), "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-        "fixed_z": fixed_z.cpu(),
-    }
-
-
-def restore(state: dict[str, Any], G: nn.Module, D: nn.Module, G_ema: nn.Module | None,
-            opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, rng: torch.Generator,
-            loader: BatchLoader, stats: StatsAccumulator, watch: "DivergenceWatch",
-            progress: Progress) -> None:
-    """Load a checkpoint's state into freshly built objects, for an exact continuation."""
-    G.load_state_dict(state["G"])
-    D.load_state_dict(state["D"])
-    if G_ema is not None and state.get("G_ema") is not None:
-        G_ema.load_state_dict(state["G_ema"])
-    opt_G.load_state_dict(state["opt_G"])
-    opt_D.load_state_dict(state["opt_D"])
-    loader.load_state_dict(state["loader"])
-    stats.load_state_dict(state["stats"], next(G.parameters()).device)
-    watch.load_state_dict(state["watch"])
-    progress.__dict__.update(state["progress"])
-    progress.finished = False
-    rng.set_state(state["rng"]["loop"])
-    torch.set_rng_state(state["rng"]["torch"])
-    if state["rng"]["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])

@@ -1,12 +1,17 @@
-"""The adversarial objective: one discriminator step and one generator step, as losses.
+"""The adversarial objective of DCGAN-style families: D and G steps and lazy R1, as losses.
 
-The loop owns optimizers and backward passes; an objective only computes losses from a batch.
-Every stabilising trick (label tricks, instance noise, DiffAugment, gradient penalties, kernel
-L2) is applied here from the config, so it works the same for every model family. Statistics are
-returned as detached device tensors; nothing here synchronises with the host.
+The loop owns optimizers, backward passes and the schedule; an objective only computes losses
+from a batch. Every stabilising trick (label tricks, instance noise, DiffAugment, ADA, gradient
+penalties, kernel L2) is applied here from the config. Penalties see what D is trained on: they
+differentiate D composed with the same augmentation and noise (``d_view``), as
+stylegan2-ada-pytorch takes R1 through its augmentation pipeline. Statistics are returned as
+detached device tensors; nothing here synchronises with the host.
 """
 
 from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -14,33 +19,80 @@ from torch import nn
 from ganvas import augment, losses
 from ganvas.config import TrainConfig
 
+Stats = dict[str, torch.Tensor]
+
 
 class AdversarialObjective:
-    """Loss computations for a (G, D) pair configured by a :class:`TrainConfig`."""
+    """Loss computations for a (G, D) pair configured by a :class:`TrainConfig`.
 
-    def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator):
+    ``rng`` drives every per-sample random draw (augmentation, labels, penalties); ``z_rng``
+    draws latents (the same generator on one process; under torchrun one shared by all ranks,
+    so that each rank takes its slice of the global batch's latents). ``ada`` is an optional
+    augmentation module applied to everything D sees (``ganvas.ada.AugmentPipe``).
+    """
+
+    def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator,
+                 *, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
+                 ada: Callable[..., torch.Tensor] | None = None,
+                 autocast: Callable[[], Any] | None = None, device: torch.device | None = None):
         self.cfg, self.G, self.D, self.rng = cfg, G, D, rng
+        self.z_rng = z_rng or rng
+        self.rank, self.world = shard
+        self.ada = ada
         self.policy = augment.parse_policy(cfg.diffaugment) if cfg.diffaugment else ()
+        self._autocast = autocast or contextlib.nullcontext
+
+    # -- what the loop schedules -------------------------------------------------------------
+
+    @property
+    def d_reg_interval(self) -> int | None:
+        """Lazy R1: a separate D step every this many D steps (None: no lazy regulariser)."""
+        return self.cfg.r1_every if self.cfg.r1 else None
+
+    @property
+    def g_reg_interval(self) -> int | None:
+        return None
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def precision(self) -> Any:
+        """The autocast context of the fast path (a no-op context in fp32)."""
+        return self._autocast()
 
     def sample_z(self, n: int, device: torch.device) -> torch.Tensor:
-        return torch.randn(n, self.cfg.z_dim, device=device, generator=self.rng)
+        """``n`` latents: this rank's slice of the global batch's latents."""
+        z = torch.randn(n * self.world, self.cfg.z_dim, device=device, generator=self.z_rng)
+        return z[self.rank * n:(self.rank + 1) * n] if self.world > 1 else z
 
     def d_view(self, images: torch.Tensor, progress: float) -> torch.Tensor:
-        """What D sees of an image batch: DiffAugment, then annealed instance noise."""
+        """What D sees of an image batch: ADA or DiffAugment, then annealed instance noise."""
+        if self.ada is not None:
+            images = self.ada(images, generator=self.rng)
         if self.policy:
             images = augment.diff_augment(images, self.policy, generator=self.rng)
         sigma = losses.linear_anneal(self.cfg.instance_noise, progress)
         return losses.add_instance_noise(images, sigma, generator=self.rng)
 
-    def discriminator_step(self, reals: torch.Tensor, d_step: int,
-                           progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Loss of D on a real batch and a fresh fake batch (G frozen)."""
-        cfg, D = self.cfg, self.D
+    def judge(self, images: torch.Tensor, progress: float) -> torch.Tensor:
+        """D's logits on its view of ``images``, in fp32 whatever the autocast dtype."""
+        with self.precision():
+            return self.D(self.d_view(images, progress)).float()
+
+    def viewed_d(self, progress: float) -> Callable[[torch.Tensor], torch.Tensor]:
+        """D composed with its input view: the function gradient penalties differentiate."""
+        return lambda x: self.judge(x, progress)
+
+    # -- the phases --------------------------------------------------------------------------
+
+    def discriminator_step(self, reals: torch.Tensor,
+                           progress: float) -> tuple[torch.Tensor, Stats]:
+        """Loss of D on a real batch and a fresh fake batch (G frozen), with non-lazy penalties."""
+        cfg = self.cfg
         n = reals.shape[0]
-        with torch.no_grad():
-            fakes = self.G(self.sample_z(n, reals.device))
-        real_logits = D(self.d_view(reals, progress))
-        fake_logits = D(self.d_view(fakes, progress))
+        with torch.no_grad(), self.precision():
+            fakes = self.G(self.sample_z(n, reals.device)).float()
+        real_logits = self.judge(reals, progress)
+        fake_logits = self.judge(fakes, progress)
         real_t, fake_t = losses.discriminator_targets(
             n, label_smoothing=cfg.label_smoothing, soft_labels=cfg.soft_labels,
             label_flip=cfg.label_flip, device=reals.device, generator=self.rng)
@@ -48,34 +100,53 @@ class AdversarialObjective:
         total = adv
         stats = {"loss_D": adv.detach(), **score_stats(real_logits, fake_logits)}
         if cfg.gp:
-            gp = losses.wgan_gp_penalty(D, reals, fakes, generator=self.rng)
+            gp = losses.wgan_gp_penalty(self.viewed_d(progress), reals, fakes,
+                                        generator=self.rng)
             total = total + cfg.gp * gp
             stats["penalty_gp"] = gp.detach()
         if cfg.dragan:
-            dragan = losses.dragan_penalty(D, reals, k=cfg.dragan_k, noise=cfg.dragan_noise,
+            dragan = losses.dragan_penalty(self.viewed_d(progress), reals, k=cfg.dragan_k,
+                                           noise=cfg.dragan_noise, c=cfg.dragan_c,
                                            generator=self.rng)
             total = total + cfg.dragan * dragan
             stats["penalty_dragan"] = dragan.detach()
-        if cfg.r1 and d_step % cfg.r1_every == 0:
-            r1 = losses.r1_penalty(D, reals)
-            total = total + (cfg.r1 / 2) * cfg.r1_every * r1
-            stats["penalty_r1"] = r1.detach()
         if cfg.kernel_l2:
-            total = total + cfg.kernel_l2 * losses.kernel_l2(D)
+            total = total + cfg.kernel_l2 * losses.kernel_l2(self.D)
         return total, stats
 
+    def discriminator_regularizer(self, reals: torch.Tensor,
+                                  progress: float) -> tuple[torch.Tensor, Stats]:
+        """Lazy R1 on reals as D sees them: (γ/2)·interval·E‖∇D‖², its own optimizer step."""
+        r1 = losses.r1_penalty(self.viewed_d(progress), reals)
+        return (self.cfg.r1 / 2) * self.cfg.r1_every * r1, {"penalty_r1": r1.detach()}
+
     def generator_step(self, batch: int, device: torch.device,
-                       progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Loss of G on a fresh fake batch, judged by D."""
-        fakes = self.G(self.sample_z(batch, device))
-        adv = losses.generator_loss(self.cfg.loss, self.D(self.d_view(fakes, progress)))
+                       progress: float) -> tuple[torch.Tensor, Stats]:
+        """Loss of G on a fresh fake batch, judged by D through the same view."""
+        with self.precision():
+            fakes = self.G(self.sample_z(batch, device)).float()
+        adv = losses.generator_loss(self.cfg.loss, self.judge(fakes, progress))
         total = adv
         if self.cfg.kernel_l2:
             total = total + self.cfg.kernel_l2 * losses.kernel_l2(self.G)
         return total, {"loss_G": adv.detach()}
 
+    def generator_regularizer(self, batch: int, device: torch.device,
+                              progress: float) -> tuple[torch.Tensor, Stats]:
+        raise NotImplementedError("DCGAN has no generator regulariser")
 
-def score_stats(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    def after_discriminator_step(self, d_step: int, shard: Any) -> Stats:
+        """Bookkeeping after each D update (ADA's p); returns statistics to log."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def score_stats(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Stats:
     """D(x), D(G(z)) as mean sigmoid scores, and D's accuracy (real > 0.5, fake < 0.5)."""
     real_logits, fake_logits = real_logits.detach().float(), fake_logits.detach().float()
     accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2

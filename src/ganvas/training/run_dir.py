@@ -34,15 +34,20 @@ def next_run_dir(outdir: str | os.PathLike, name: str) -> Path:
 
 
 class RunLog:
-    """Appends timestamped lines to ``log.txt`` (the console shows a progress bar instead)."""
+    """Appends timestamped lines to ``log.txt`` (the console shows a progress bar instead).
 
-    def __init__(self, path: Path):
+    With ``path=None`` (the other ranks under torchrun) it writes nothing.
+    """
+
+    def __init__(self, path: Path | None):
         self.path = path
-        self._file: TextIO = open(path, "a", encoding="utf-8")
+        self._file: TextIO | None = open(path, "a", encoding="utf-8") if path else None
 
     def write(self, line: str) -> None:
-        self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
-        self._file.flush()
+        if self._file is not None:
+            self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
+            self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()

@@ -12,7 +12,8 @@ from ganvas.config import TrainConfig
 from ganvas.data import dataset_name, default_resolution, open_training_data
 from ganvas.errors import GanvasError
 from ganvas.training import checkpoint as ckpt
-from ganvas.training.loop import TrainResult, training_loop
+from ganvas.training import distributed as dist
+from ganvas.training.loop import TrainResult, pick_device, training_loop
 from ganvas.training.run_dir import next_run_dir
 from ganvas.training.stats import truncate_jsonl
 from ganvas.utils.io import write_json
@@ -47,7 +48,8 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
     """Train a GAN; the keyword options are :class:`TrainConfig`'s fields.
 
     ``resume`` continues a run folder (or checkpoint) exactly where it stopped. ``dry_run``
-    returns the resolved config without training. Returns a :class:`TrainResult`.
+    returns the resolved config without training. Returns a :class:`TrainResult`. Under
+    ``torchrun`` every process calls this; rank 0 alone writes the run folder.
     """
     unknown = sorted(set(options) - set(config_mod.FIELDS))
     if unknown:
@@ -57,21 +59,46 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
     if resume is not None:
         ckpt_path = ckpt.find_checkpoint(resume)
         state = ckpt.load_checkpoint(ckpt_path)
-        run_dir = ckpt_path.parent.parent
         cfg = resumed_config(Path(resume), state, options)
         if dry_run:
             return cfg
-        data_set = open_training_data(cfg.data, cfg.resolution, state["data"]["channels"],
-                                      progress=progress)
-        for log_name in ("stats.jsonl", "metrics.jsonl"):
-            truncate_jsonl(run_dir / log_name, state["progress"]["step"])
-        write_json(run_dir / "config.json", {**read_config_json(run_dir), **cfg.to_dict()})
-        return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress)
-
+        return _run(cfg, ckpt_path.parent.parent, state, progress=progress)
     cfg = resolve_config(options, preset=preset, config_file=config_file)
     if dry_run:
         return cfg
-    data_set = open_training_data(cfg.data, cfg.resolution, cfg.channels, progress=progress)
+    return _run(cfg, None, None, progress=progress, preset=preset)
+
+
+def _run(cfg: TrainConfig, run_dir: Path | None, state: dict[str, Any] | None,
+         progress: bool, preset: str | None = None) -> TrainResult:
+    """Open the data and the run folder (rank 0 first under torchrun), then train."""
+    shard = dist.from_environment()
+    device = dist.training_device(cfg.device, shard, pick_device)
+    dist.setup(shard, device)
+    try:
+        channels = state["data"]["channels"] if state is not None else cfg.channels
+        data_set = None
+        if shard.is_main:  # preparing into the cache happens once, on rank 0
+            data_set = open_training_data(cfg.data, cfg.resolution, channels, progress=progress)
+            run_dir = _prepare_run_dir(cfg, run_dir, state, data_set, preset)
+        dist.barrier(shard)
+        if data_set is None:
+            data_set = open_training_data(cfg.data, cfg.resolution, channels, progress=False)
+        run_dir = dist.broadcast_object(run_dir, shard)
+        return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress,
+                             shard=shard)
+    finally:
+        dist.teardown(shard)
+
+
+def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, state: dict[str, Any] | None,
+                     data_set: Any, preset: str | None) -> Path:
+    """A new numbered run folder with its config.json, or a resumed one trimmed to the step."""
+    if state is not None and run_dir is not None:
+        for log_name in ("stats.jsonl", "metrics.jsonl"):
+            truncate_jsonl(run_dir / log_name, state["progress"]["step"])
+        write_json(run_dir / "config.json", {**read_config_json(run_dir), **cfg.to_dict()})
+        return run_dir
     name = f"{dataset_name(cfg.data)}-{cfg.model}{cfg.resolution}"
     if cfg.desc:
         name += f"-{cfg.desc}"
@@ -81,7 +108,7 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
                                                      "images": len(data_set),
                                                      "channels": data_set.channels,
                                                      **data_set.info}})
-    return training_loop(cfg, run_dir, data_set, show_progress=progress)
+    return run_dir
 
 
 def read_config_json(run_dir: Path) -> dict[str, Any]:

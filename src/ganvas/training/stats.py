@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -30,16 +30,20 @@ class StatsAccumulator:
                 self.sums[name] = value.clone()
             self.counts[name] = self.counts.get(name, 0) + 1
 
-    def read(self) -> dict[str, float]:
-        """Means since the last read (one host transfer), then reset."""
+    def read(self, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+             ) -> dict[str, float]:
+        """Means since the last read (one host transfer), then reset.
+
+        ``reduce`` combines the stacked sums across processes (an all-reduce mean) first.
+        """
         if not self.sums:
             return {}
-        names = list(self.sums)
-        values = torch.stack([self.sums[n] for n in names]).cpu().tolist()
+        names = sorted(self.sums)  # the same order on every rank
+        stacked = torch.stack([self.sums[n] for n in names])
+        values = (reduce(stacked) if reduce else stacked).cpu().tolist()
         means = {n: v / self.counts[n] for n, v in zip(names, values)}
         self.sums, self.counts = {}, {}
         return means
-
 
     def state_dict(self) -> dict[str, Any]:
         """Pending sums, so a resumed run logs the interval it was in exactly."""
