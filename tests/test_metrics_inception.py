@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,31 @@ def _images(n: int, channels: int, size: int, seed: int) -> torch.Tensor:
     return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g)
 
 
+def _bilinear_axis(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Half-pixel-centre bilinear sampling (align_corners=False), edges clamped."""
+    src = np.maximum((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0.0)
+    lo = np.floor(src).astype(int)
+    return lo, np.minimum(lo + 1, size_in - 1), src - lo
+
+
+def standard_input(images: np.ndarray, size: int = 299) -> np.ndarray:
+    """uint8 N×C×H×W -> the FID network's float input: grey to RGB, bilinear to 299, (x-128)/128."""
+    x = images.astype(np.float64)
+    if x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    lo, hi, w = _bilinear_axis(x.shape[2], size)
+    x = x[:, :, lo, :] * (1 - w)[:, None] + x[:, :, hi, :] * w[:, None]
+    lo, hi, w = _bilinear_axis(x.shape[3], size)
+    x = x[:, :, :, lo] * (1 - w) + x[:, :, :, hi] * w
+    return ((x - 128.0) / 128.0).astype(np.float32)
+
+
+def test_standard_input_matches_ganvas_preprocessing_up_to_rounding() -> None:
+    images = _images(2, 3, 64, 3)
+    ours = InceptionV3FID.preprocess(images).numpy()
+    assert np.abs(ours - standard_input(images.numpy())).max() < 1e-4
+
+
 def test_features_match_the_torchscript_reference(torchscript_path: Path) -> None:
     ours = weights.load_inception(torchscript_path)
     with warnings.catch_warnings():
@@ -56,9 +82,9 @@ def test_features_match_the_torchscript_reference(torchscript_path: Path) -> Non
     cases = [_images(3, 3, 64, 0), _images(1, 3, 299, 1), _images(2, 1, 28, 2)]
     with torch.inference_mode(), torch.jit.optimized_execution(False):
         for images in cases:
-            rgb = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
-            # the reference has no preprocessing of its own: give it the standard input
-            expected = reference(InceptionV3FID.preprocess(rgb).contiguous())
+            # the reference has no preprocessing of its own: give it the standard input, made
+            # independently of ganvas (numpy bilinear resize, (x - 128) / 128)
+            expected = reference(torch.from_numpy(standard_input(images.numpy())))
             got = ours(images)
             assert got.shape == (len(images), 2048) and got.dtype == torch.float32
             assert (got - expected).abs().max().item() < 1e-4

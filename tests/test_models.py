@@ -24,7 +24,17 @@ def test_shapes_and_layer_counts(resolution: int, channels: int) -> None:
     assert logits.shape == (2,)
     assert count_layers(G) == LAYERS[resolution]
     assert count_layers(D) == LAYERS[resolution]
-    assert x.abs().max() <= 1.0
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_every_parameter_receives_a_gradient(resolution: int) -> None:
+    """A layer cut off from the loss (a wiring mistake) would keep its initial weights forever."""
+    spec = DCGANSpec(resolution=resolution, channels=3, g_channels=8, d_channels=8)
+    G, D = Generator(spec), Discriminator(spec)
+    D(G(torch.randn(4, spec.z_dim))).sum().backward()
+    for net in (G, D):
+        for name, p in net.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
 def test_textbook_64px_widths_and_parameter_count() -> None:

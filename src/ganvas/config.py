@@ -173,6 +173,20 @@ class TrainConfig:
     diffaugment: str = opt("", "Differentiable augmentation of everything D sees: any of "
                            "color,translation,cutout.", group="loss", metavar="POLICY")
 
+    # --- adaptive discriminator augmentation (any model) ------------------------------------
+    aug: str = opt("auto", "Augmentation of everything D sees: ada (p adapts to D's "
+                   "overfitting), fixed (p stays --p), none; auto = ada for stylegan2, none "
+                   "for dcgan.", choices=("auto", "ada", "fixed", "none"), group="augment")
+    p: float = opt(0.0, "Augmentation probability: the start for ada, the value for fixed.",
+                   check=probability, group="augment")
+    target: float = opt(0.6, "ADA's target for r_t = E[sign(D(real))].", check=probability,
+                        group="augment")
+    augpipe: str = opt("bgc", "Augmentation groups: blit, geom, color, bg, bgc (or a comma "
+                       "list of ops such as xflip,rotate90,xint).", group="augment",
+                       metavar="PIPE")
+    ada_kimg: float = opt(500.0, "ADA speed: p can go from 0 to 1 in this many kimg.",
+                          check=positive, group="augment")
+
     # --- optimisation -----------------------------------------------------------------------
     batch: int = opt(64, "Batch size.", check=positive, group="optim")
     optimizer: str = opt("adam", "Optimizer of both networks.",
@@ -325,6 +339,12 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if label_tricks and cfg.loss in ("hinge", "wgan"):
         raise GanvasError(f"{label_tricks[0]}: --loss {cfg.loss} has no labels, so it would "
                           "have no effect; use --loss bce or mse, or drop it")
+    if cfg.aug in ("ada", "fixed"):
+        from ganvas.ada import parse_augpipe
+
+        parse_augpipe(cfg.augpipe)
+    if cfg.aug == "fixed" and cfg.p == 0:
+        raise GanvasError("--aug fixed: give the probability with --p (it is 0)")
     if cfg.loss == "wgan" and not cfg.gp and cfg.d_norm != "spectral":
         raise GanvasError("--loss wgan: the critic is unconstrained without a Lipschitz "
                           "constraint; add --gp 10 (WGAN-GP) or --d-norm spectral")

@@ -8,20 +8,24 @@ checkpoint with the best FID so far is kept as ``checkpoints/best.pt``.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from ganvas.config import TrainConfig
 from ganvas.data import ImageSet
 from ganvas.errors import GanvasError
+from ganvas.metrics.sources import ArraySide
 from ganvas.training.plots import line_plot
 from ganvas.training.stats import append_jsonl, read_jsonl
 
 METRICS = ("fid", "kid", "pr")
+REFERENCE_SEED = 0  # which training images form the real side of in-training metrics
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:
@@ -47,6 +51,7 @@ class TrainingMetrics:
                             default=float("inf"))
         self.index = 0
         self._model: Any = None
+        self._reference: ArraySide | None = None
 
     @property
     def enabled(self) -> bool:
@@ -73,10 +78,9 @@ class TrainingMetrics:
             # The small-sample bias warning would repeat at every evaluation; the protocol line
             # in metrics.jsonl records n, and docs/metrics.md explains the bias.
             warnings.simplefilter("ignore", UserWarning)
-            scores = evaluate(self.data.images, G, fid="fid" in self.names,
+            scores = evaluate(self.reference(), G, fid="fid" in self.names,
                               kid="kid" in self.names, pr="pr" in self.names,
-                              n=min(self.n, len(self.data)), inception=self._model,
-                              device=self.device)
+                              n=self.n, inception=self._model, device=self.device)
         record = {"step": step, "kimg": round(nimg / 1000, 3),
                   **{k: scores[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall")
                      if k in scores},
@@ -89,9 +93,23 @@ class TrainingMetrics:
                   "FID (lower is better)", "FID" if "fid" in keys else keys[0])
         return record
 
+    def reference(self) -> ArraySide:
+        """The real side: a fixed random subset of the training images (seeded, so the same at
+        every evaluation and after resume; the first N in path order would be skewed towards
+        the first class folders)."""
+        if self._reference is None:
+            count = min(self.n, len(self.data))
+            order = np.random.default_rng(REFERENCE_SEED).permutation(len(self.data))
+            chosen = np.sort(order[:count])  # sorted: sequential reads from a memory map
+            self._reference = ArraySide(
+                np.ascontiguousarray(self.data.images[chosen]),
+                f"{self.data.name}: {count} of {len(self.data)} training images, random subset "
+                f"(seed {REFERENCE_SEED})")
+        return self._reference
+
     def is_best(self, record: dict[str, Any]) -> bool:
         fid = record.get("fid")
-        if fid is None or fid >= self.best_fid:
+        if fid is None or not math.isfinite(fid) or fid >= self.best_fid:
             return False
         self.best_fid = fid
         return True

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ganvas import augment, losses
+from ganvas.ada import AdaController, AugmentPipe
 from ganvas.config import TrainConfig
 
 Stats = dict[str, torch.Tensor]
@@ -27,18 +28,23 @@ class AdversarialObjective:
 
     ``rng`` drives every per-sample random draw (augmentation, labels, penalties); ``z_rng``
     draws latents (the same generator on one process; under torchrun one shared by all ranks,
-    so that each rank takes its slice of the global batch's latents). ``ada`` is an optional
-    augmentation module applied to everything D sees (``ganvas.ada.AugmentPipe``).
+    so that each rank takes its slice of the global batch's latents). With ``--aug ada|fixed``
+    an :class:`~ganvas.ada.AugmentPipe` transforms everything D sees, and with ``ada`` its p
+    follows D's overfitting measure r_t.
     """
 
     def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator,
                  *, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
-                 ada: Callable[..., torch.Tensor] | None = None,
-                 autocast: Callable[[], Any] | None = None, device: torch.device | None = None):
+                 autocast: Callable[[], Any] | None = None, device: torch.device | None = None,
+                 default_aug: str = "none"):
         self.cfg, self.G, self.D, self.rng = cfg, G, D, rng
         self.z_rng = z_rng or rng
         self.rank, self.world = shard
-        self.ada = ada
+        aug = default_aug if cfg.aug == "auto" else cfg.aug
+        self.ada = AugmentPipe(cfg.augpipe, cfg.p).to(device) if aug != "none" else None
+        self.ada_control = AdaController(batch=cfg.batch, target=cfg.target,
+                                         speed_kimg=cfg.ada_kimg, device=device or "cpu") \
+            if aug == "ada" else None
         self.policy = augment.parse_policy(cfg.diffaugment) if cfg.diffaugment else ()
         self._autocast = autocast or contextlib.nullcontext
 
@@ -93,6 +99,8 @@ class AdversarialObjective:
             fakes = self.G(self.sample_z(n, reals.device)).float()
         real_logits = self.judge(reals, progress)
         fake_logits = self.judge(fakes, progress)
+        if self.ada_control is not None:
+            self.ada_control.accumulate(real_logits.detach())
         real_t, fake_t = losses.discriminator_targets(
             n, label_smoothing=cfg.label_smoothing, soft_labels=cfg.soft_labels,
             label_flip=cfg.label_flip, device=reals.device, generator=self.rng)
@@ -136,14 +144,29 @@ class AdversarialObjective:
         raise NotImplementedError("DCGAN has no generator regulariser")
 
     def after_discriminator_step(self, d_step: int, shard: Any) -> Stats:
-        """Bookkeeping after each D update (ADA's p); returns statistics to log."""
-        return {}
+        """After each D update: ADA moves p every few steps; returns p and r_t to log."""
+        if self.ada is None:
+            return {}
+        if self.ada_control is not None:
+            reduce = torch.distributed.all_reduce if getattr(shard, "active", False) else None
+            self.ada_control.update(self.ada, all_reduce=reduce)
+            return {"ada_p": self.ada.p.detach().clone(), "ada_rt": self.ada_control.last_rt}
+        return {"ada_p": self.ada.p.detach().clone()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {}
+        """ADA's p and its controller, so a resumed run goes on with the same augmentation."""
+        state: dict[str, Any] = {}
+        if self.ada is not None:
+            state["ada_pipe"] = self.ada.state_dict()
+        if self.ada_control is not None:
+            state["ada_control"] = self.ada_control.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+        if self.ada is not None and "ada_pipe" in state:
+            self.ada.load_state_dict(state["ada_pipe"])
+        if self.ada_control is not None and "ada_control" in state:
+            self.ada_control.load_state_dict(state["ada_control"])
 
 
 def score_stats(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Stats:
