@@ -87,7 +87,9 @@ def broadcast_modules(modules: Sequence[nn.Module], shard: Shard) -> None:
         return
     for module in modules:
         for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor.data, src=0)
+            data = tensor.data.contiguous()  # channels-last weights travel in plain order
+            dist.broadcast(data, src=0)
+            tensor.data.copy_(data)
 
 
 def average_gradients(module: nn.Module, shard: Shard) -> None:

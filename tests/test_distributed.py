@@ -1,0 +1,54 @@
+"""torchrun with 2 CPU processes (gloo) trains the same weights as one process on the same batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import ganvas
+from tests.conftest import TINY
+
+# No BatchNorm: per-rank batch statistics would differ from the global batch's by design.
+OPTIONS = dict(TINY, g_norm="none", d_norm="none", precision="fp32", batch=16, kimg=0.064,
+               r1=0.5, r1_every=2)
+
+
+def cli_args(options: dict) -> list[str]:
+    args = [options["data"]]
+    for key, value in options.items():
+        if key != "data":
+            value = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            args += ["--" + key.replace("_", "-"), str(value)]
+    return args
+
+
+def losses(run_dir: Path) -> list[tuple[float, float]]:
+    rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    return [(r["loss_D"], r["loss_G"]) for r in rows]
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
+    single = ganvas.train(outdir=str(tmp_path / "one"), progress=False, **OPTIONS)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "-m", "ganvas", "train", *cli_args(OPTIONS),
+               "--no-progress", "--outdir", str(tmp_path / "two")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = list((tmp_path / "two").iterdir())
+    assert len(runs) == 1, runs  # only rank 0 writes a run folder
+    a = torch.load(single.run_dir / "checkpoints/latest.pt", weights_only=True)
+    b = torch.load(runs[0] / "checkpoints/latest.pt", weights_only=True)
+    for net in ("G", "D"):
+        for key in a[net]:
+            torch.testing.assert_close(b[net][key], a[net][key], rtol=1e-4, atol=1e-5,
+                                       msg=f"{net}.{key}")
+    for (d1, g1), (d2, g2) in zip(losses(single.run_dir), losses(runs[0])):
+        assert d2 == pytest.approx(d1, rel=1e-4) and g2 == pytest.approx(g1, rel=1e-4)
+    assert "2 processes" in (runs[0] / "log.txt").read_text()
