@@ -141,6 +141,8 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # a command that exits itself (user_errors has printed its line)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except click.Abort:
         click.echo("ganvas: aborted", err=True)
         return 130

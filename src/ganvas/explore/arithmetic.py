@@ -101,7 +101,7 @@ def top_terms(tree: Node) -> list[tuple[str, Node]]:
         if isinstance(node, Scaled) and node.factor < 0:
             sign, node = -sign, (node.operand if node.factor == -1 else
                                  Scaled(node.column, -node.factor, node.operand))
-        terms.append(("" if i == 0 and sign > 0 else "+" if sign > 0 else "−", node))
+        terms.append(("" if i == 0 and sign > 0 else "+" if sign > 0 else "-", node))
     return terms
 
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 MIN_CELL = 96        # images smaller than this are enlarged by a whole factor
 CAPTION = 16         # caption line under each image
 GAP = 6              # space between rows and around the figure
-OPERATOR_WIDTH = 40  # column holding +, −, =
+OPERATOR_WIDTH = 40  # column holding +, -, =
 INK, PAPER, RULE = (0, 0, 0), (255, 255, 255), (150, 150, 150)
 
 

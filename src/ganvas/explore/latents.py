@@ -142,6 +142,11 @@ class LatentSpace:
             return self.G.synthesis(latents, **self.noise_kwargs)
         return self.G(latents, **self.noise_kwargs)
 
+    def images(self, latents: torch.Tensor, progress: bool = False) -> torch.Tensor:
+        """Float N×C×H×W images in [-1, 1] (CPU) of ``latents``, in padded batches."""
+        self.check(latents)
+        return self._batched(latents, self.synthesize, progress)
+
     def render(self, latents: torch.Tensor, progress: bool = False) -> np.ndarray:
         """uint8 N×C×H×W images of ``latents`` (N×shape), in padded batches."""
         self.check(latents)
