@@ -54,13 +54,18 @@ def seed_latent(seed: int, z_dim: int, truncation_psi: float | None = None) -> t
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation from ``a`` to ``b`` (1×D each) at fractions ``t`` (T,) -> T×D."""
+    """Spherical interpolation from ``a`` to ``b`` (1×D each) at fractions ``t`` (T,) -> T×D.
+
+    The path turns through the angle between ``a`` and ``b`` at constant speed (and, for vectors
+    of equal norm, keeps that norm)."""
     t = t.reshape(-1, 1).to(a)
     cos_angle = (nn.functional.normalize(a, dim=1) * nn.functional.normalize(b, dim=1)).sum()
     angle = torch.arccos(cos_angle.clamp(-1.0, 1.0))
     if math.sin(float(angle)) < 1e-6:  # (anti)parallel: the great circle is not unique
         return a + t * (b - a)
-    return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
+    path = (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
+    # Exact at the ends, so that a walk's key frames are the seeds' own images.
+    return torch.where(t == 0, a, torch.where(t == 1, b, path))
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
