@@ -49,8 +49,9 @@ def load_photo(path: str | Path, resolution: int, channels: int) -> np.ndarray:
 class FeatureTap:
     """D's activations: the last 4-D output of its layers at each spatial size.
 
-    Found with forward hooks on leaf modules, so it works for any discriminator; weight
-    re-parametrisations (spectral norm) are skipped, since their outputs are weights.
+    Found with forward hooks on leaf modules, so it works for any discriminator. Skipped: weight
+    re-parametrisations (spectral norm; their outputs are weights) and single-channel maps (the
+    logit, which scores the image rather than describing it).
     """
 
     def __init__(self, D: nn.Module):
@@ -62,7 +63,7 @@ class FeatureTap:
         by_size: dict[tuple[int, int], torch.Tensor] = {}
 
         def keep(module: nn.Module, inputs: tuple, output: object) -> None:
-            if isinstance(output, torch.Tensor) and output.dim() == 4:
+            if isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[1] > 1:
                 by_size[tuple(output.shape[-2:])] = output
 
         handles = [layer.register_forward_hook(keep) for layer in self.layers]
@@ -105,7 +106,8 @@ def project_latent(space: LatentSpace, target: np.ndarray, D: nn.Module | None =
         raise GanvasError(f"--steps: {steps} must be >= 1")
     if not lr > 0:
         raise GanvasError(f"--lr: {lr} must be > 0")
-    goal = torch.from_numpy(target).float().div(127.5).sub(1).unsqueeze(0).to(space.device)
+    goal = torch.tensor(target, dtype=torch.float32).div(127.5).sub(1).unsqueeze(0)
+    goal = goal.to(space.device)
     tap = FeatureTap(D) if D is not None and feature_weight > 0 else None
     with torch.no_grad():
         goal_features = tap(goal) if tap else []
