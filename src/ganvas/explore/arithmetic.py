@@ -79,7 +79,8 @@ class Evaluator:
 
 
 def describe(node: Node) -> str:
-    """A short caption: ``mean``, ``0.5 × mean``, ``seed 12``, ``(sum)``."""
+    """A short caption: ``mean``, ``0.5*mean``, ``seed 12``, ``(sum)`` (ASCII: the default
+    font has no ×)."""
     if isinstance(node, Seed):
         return f"seed {node.seed}"
     if isinstance(node, Mean):
@@ -87,7 +88,7 @@ def describe(node: Node) -> str:
     if isinstance(node, LatentFile):
         return Path(node.path).stem
     if isinstance(node, Scaled):
-        return f"{node.factor:g} × {describe(node.operand)}"
+        return f"{node.factor:g}*{describe(node.operand)}"
     return "(sum)"
 
 
