@@ -7,7 +7,6 @@ once. User mistakes surface as ``ganvas: error: <what>`` with exit code 2.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -15,6 +14,8 @@ import click
 from ganvas import config as config_mod
 from ganvas.data.commands import dataset_group, prepare_command
 from ganvas.errors import GanvasError
+from ganvas.explore.commands import (arithmetic_command, export_command, generate_command,
+                                     interpolate_command, project_command)
 from ganvas.metrics.commands import evaluate_command
 
 DEMO_MINUTES = 3.0
@@ -54,7 +55,7 @@ def config_options(func: Callable) -> Callable:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ganvas")
 def main() -> None:
-    """Train GANs on your own pictures: prepare, train, watch, measure, generate."""
+    """Train GANs on your own pictures: prepare, train, watch, measure, generate, explore."""
 
 
 @main.command(context_settings={"show_default": False})
@@ -98,25 +99,6 @@ def report_run(result: Any) -> None:
 
 
 @main.command()
-@click.argument("run")
-@click.option("--seeds", default="0-7", show_default=True, help="Seeds: ranges and lists, "
-              "e.g. 0-35,85,265.")
-@click.option("--out", "outdir", default=None, help="Output folder [default: RUN/generated "
-              "or ./generated].")
-@click.option("--grid", is_flag=True, help="Write one grid.png instead of one file per seed.")
-@click.option("--device", default="cpu", show_default=True)
-def generate(run: str, seeds: str, outdir: str | None, grid: bool, device: str) -> None:
-    """Write images from RUN (a run folder or checkpoint), one per seed."""
-    from ganvas.sampling import generate as generate_images, parse_seeds
-
-    seed_list = parse_seeds(seeds)
-    if outdir is None:
-        outdir = str(Path(run) / "generated") if Path(run).is_dir() else "generated"
-    paths = generate_images(run, seed_list, outdir, grid=grid, device=device)
-    click.echo(f"wrote {len(paths)} image(s) to {Path(outdir)}")
-
-
-@main.command()
 @click.option("--minutes", default=DEMO_MINUTES, show_default=True, type=float,
               help="Training time.")
 @click.option("--outdir", default="runs", show_default=True)
@@ -140,6 +122,11 @@ DEMO_OPTIONS: dict[str, Any] = {"resolution": 32, "g_channels": 32, "d_channels"
 main.add_command(prepare_command, "prepare")
 main.add_command(dataset_group, "dataset")
 main.add_command(evaluate_command, "evaluate")
+main.add_command(generate_command, "generate")
+main.add_command(interpolate_command, "interpolate")
+main.add_command(arithmetic_command, "arithmetic")
+main.add_command(project_command, "project")
+main.add_command(export_command, "export")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -154,6 +141,8 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # a command that exits itself (user_errors has printed its line)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except click.Abort:
         click.echo("ganvas: aborted", err=True)
         return 130

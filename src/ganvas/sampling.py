@@ -1,8 +1,10 @@
 """Images from a trained generator: by seed, deterministic, byte for byte.
 
-Seed ``s`` always gives the same latent (``torch.randn`` from a CPU generator seeded with ``s``),
-and each seed's image is computed on its own with G in eval mode, so it never depends on which
-other seeds are asked for in the same call.
+Seed ``s`` always gives the same latent (``torch.randn`` from a CPU generator seeded with ``s``;
+see :mod:`ganvas.explore.latents` for truncation and the w space of StyleGAN2), and images are
+rendered in batches padded to a fixed size, so a seed's image never depends on which other seeds
+are asked for in the same call. ``generate`` streams: ``--count 50000`` never holds more than one
+batch of images in memory.
 """
 
 from __future__ import annotations
@@ -14,13 +16,21 @@ from typing import Iterable
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ganvas.config import from_dict
 from ganvas.errors import GanvasError
-from ganvas.models import build_generator
+from ganvas.explore.latents import DEFAULT_BATCH, LatentSpace, seed_latent
+from ganvas.explore.media import IMAGE_FORMATS, parse_grid, prepare_outdir
+from ganvas.models import get_family
 from ganvas.training.checkpoint import find_checkpoint, load_checkpoint
-from ganvas.utils.grid import make_grid, to_uint8
+from ganvas.utils.grid import make_grid
 from ganvas.utils.io import save_image
+
+__all__ = ["parse_seeds", "load_generator", "load_discriminator", "seed_latent",
+           "generate_images", "generate"]
+
+DEFAULT_SEEDS = list(range(8))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -38,6 +48,18 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _network(state: dict, weights: str, device: str | torch.device) -> nn.Module:
+    """The network a checkpoint stores under ``weights`` (``G``, ``G_ema`` or ``D``), built by
+    the run's model family, frozen and in eval mode."""
+    cfg = from_dict(state["config"])
+    info = state["data"]
+    G, D = get_family(cfg.model).build(cfg, info["resolution"], info["channels"])
+    net = D if weights == "D" else G
+    net.load_state_dict(state[weights])
+    net.requires_grad_(False)
+    return net.to(device).eval()
+
+
 def load_generator(path: str | Path, device: str | torch.device = "cpu",
                    ema: bool = True, which: str = "latest") -> nn.Module:
     """The generator of a run folder or checkpoint, in eval mode (G_ema when it has one).
@@ -45,45 +67,100 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu",
     The module maps latents (N×``G.z_dim``) to images in [-1, 1] (N×C×H×W).
     """
     state = load_checkpoint(find_checkpoint(path, which))
-    cfg = from_dict(state["config"])
-    info = state["data"]
-    G = build_generator(cfg, info["resolution"], info["channels"])
-    weights = state["G_ema"] if ema and state.get("G_ema") is not None else state["G"]
-    G.load_state_dict(weights)
-    G.requires_grad_(False)
-    return G.to(device).eval()
+    return _network(state, "G_ema" if ema and state.get("G_ema") is not None else "G", device)
 
 
-def seed_latent(seed: int, z_dim: int) -> torch.Tensor:
-    """The latent of ``seed`` (1×z_dim, CPU, float32)."""
-    return torch.randn(1, z_dim, generator=torch.Generator().manual_seed(seed))
+def load_discriminator(path: str | Path, device: str | torch.device = "cpu",
+                       which: str = "latest") -> nn.Module:
+    """The run's trained discriminator (projection compares images through its features)."""
+    return _network(load_checkpoint(find_checkpoint(path, which)), "D", device)
 
 
-@torch.no_grad()
 def generate_images(G: nn.Module, seeds: Iterable[int]) -> np.ndarray:
     """uint8 N×C×H×W images, one per seed."""
-    device = next(G.parameters()).device
-    out = [to_uint8(G(seed_latent(s, G.z_dim).to(device))).cpu() for s in seeds]
-    return torch.cat(out).numpy()
+    space = LatentSpace(G)
+    return space.render(space.from_seeds(seeds))
 
 
-def generate(path: str | Path, seeds: list[int], outdir: str | Path, grid: bool = False,
-             device: str = "cpu") -> list[Path]:
-    """Write ``seedNNNN.png`` per seed (or one ``grid.png``) into ``outdir``; return the paths."""
-    G = load_generator(path, device=device)
-    outdir = Path(outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GanvasError(f"--out: cannot create {outdir} ({exc.strerror or exc})") from None
-    images = generate_images(G, seeds)
-    if grid:
-        target = outdir / "grid.png"
-        save_image(target, make_grid(images))
-        return [target]
-    paths = []
-    for seed, image in zip(seeds, images):
-        target = outdir / f"seed{seed:04d}.png"
-        save_image(target, image.transpose(1, 2, 0))
-        paths.append(target)
+def _choose_seeds(seeds: list[int] | None, count: int | None,
+                  grid: tuple[int, int] | None) -> list[int]:
+    """--count N takes the first N of --seeds (default 0..N-1); a CxR grid defaults to C*R."""
+    if count is None:
+        if seeds is not None:
+            return seeds
+        return list(range(grid[0] * grid[1])) if grid else DEFAULT_SEEDS
+    if count < 1:
+        raise GanvasError(f"--count: {count} must be >= 1")
+    if seeds is None:
+        return list(range(count))
+    if len(seeds) < count:
+        raise GanvasError(f"--count: {count} images asked for, but --seeds lists only "
+                          f"{len(seeds)}")
+    return seeds[:count]
+
+
+def _grid_shape(grid: bool | str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """None (one file per image), a (columns, rows) shape, or (0, 0) for "square"."""
+    if grid is None or grid is False:
+        return None
+    if grid is True or grid == "square":
+        return (0, 0)
+    return parse_grid(grid) if isinstance(grid, str) else (int(grid[0]), int(grid[1]))
+
+
+def _file_names(labels: list[str]) -> list[str]:
+    """The latent file's labels when they make distinct, safe names; else latent0000...."""
+    if len(set(labels)) == len(labels) and all(re.fullmatch(r"[\w.-]+", x) for x in labels):
+        return labels
+    return [f"latent{i:04d}" for i in range(len(labels))]
+
+
+def generate(path: str | Path, seeds: list[int] | None = None,
+             outdir: str | Path = "generated", grid: bool | str | tuple[int, int] | None = None,
+             count: int | None = None, batch: int = DEFAULT_BATCH,
+             truncation_psi: float | None = None, ema: bool = True, image_format: str = "png",
+             latents: str | Path | None = None, noise_mode: str | None = None,
+             device: str | torch.device = "cpu", progress: bool = False) -> list[Path]:
+    """Write ``seedNNNN.png`` per seed (or one ``grid.png``) into ``outdir``; return the paths.
+
+    ``latents`` renders a ``.npz`` of saved latents (from ``ganvas project`` or
+    ``ganvas arithmetic``) instead of seeds. ``grid`` is True (square), or ``'CxR'``.
+    """
+    if image_format not in IMAGE_FORMATS:
+        raise GanvasError(f"--format: {image_format!r} is not one of {', '.join(IMAGE_FORMATS)}")
+    shape = _grid_shape(grid)
+    if latents is not None and (seeds is not None or count is not None):
+        raise GanvasError("--latents: renders the file's latents; drop --seeds and --count")
+    G = load_generator(path, device=device, ema=ema)
+    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch)
+    chosen: list[int] = []
+    latent_rows: torch.Tensor | None = None
+    if latents is not None:
+        latent_rows, labels = space.load(latents)
+        names = _file_names(labels)
+    else:
+        chosen = _choose_seeds(seeds, count, shape if shape and shape[0] else None)
+        names = [f"seed{s:04d}" for s in chosen]
+    if shape and shape[0] and len(names) > shape[0] * shape[1]:
+        raise GanvasError(f"--grid: {shape[0]}x{shape[1]} holds {shape[0] * shape[1]} images, "
+                          f"not {len(names)}")
+    outdir = prepare_outdir(outdir)
+    paths: list[Path] = []
+    tiles = []
+    with tqdm(total=len(names), disable=not progress, unit="img") as bar:
+        for start in range(0, len(names), batch):
+            part = names[start:start + batch]
+            rows = latent_rows[start:start + batch] if latent_rows is not None \
+                else space.from_seeds(chosen[start:start + batch])
+            images = space.render(rows)
+            if shape:
+                tiles.append(images)
+            else:
+                for name, image in zip(part, images):
+                    paths.append(outdir / f"{name}.{image_format}")
+                    save_image(paths[-1], image.transpose(1, 2, 0))
+            bar.update(len(part))
+    if shape:
+        paths.append(outdir / f"grid.{image_format}")
+        save_image(paths[-1], make_grid(np.concatenate(tiles), nrow=shape[0] or None))
     return paths

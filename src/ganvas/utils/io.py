@@ -16,6 +16,9 @@ from typing import IO, Any, Iterator
 import numpy as np
 from PIL import Image
 
+_UMASK = os.umask(0o022)  # os.umask can only be read by setting it: put it straight back
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -24,6 +27,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private (0600); files should be ordinary
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -52,9 +56,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Save a uint8 image (H×W, H×W×1 or H×W×3) as PNG, atomically."""
+    """Save a uint8 image (H×W, H×W×1 or H×W×3) atomically: JPEG (quality 95) for a .jpg or
+    .jpeg name, PNG otherwise."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     pil = Image.fromarray(np.ascontiguousarray(image))
+    is_jpeg = Path(path).suffix.lower() in (".jpg", ".jpeg")
+    options: dict[str, Any] = {"format": "JPEG", "quality": 95} if is_jpeg else {"format": "PNG"}
     with atomic_path(path) as tmp:
-        pil.save(tmp, format="PNG")
+        pil.save(tmp, **options)

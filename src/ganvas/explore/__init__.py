@@ -1,0 +1,10 @@
+"""Exploring a trained generator: interpolation videos, latent arithmetic, projection, export.
+
+Everything here talks to a generator only through :class:`~ganvas.explore.latents.LatentSpace`,
+so it serves every model family: DCGAN works in z (Gaussian latents), StyleGAN2 in w (when the
+generator has ``mapping``/``synthesis``). ``ganvas generate`` lives in :mod:`ganvas.sampling`.
+"""
+
+from ganvas.explore.latents import LatentSpace, load_latents, save_latents
+
+__all__ = ["LatentSpace", "load_latents", "save_latents"]
