@@ -81,9 +81,13 @@ def _auto(resolution: int, gpus: int) -> dict:
 
 
 def _small(resolution: int) -> dict:
-    """Widths 32-128 (32 at 64 px, 64 at 32 px, 128 below), w 128: trainable on CPU."""
+    """32 channels at full resolution, doubling per halving up to 128, w 128: CPU-trainable.
+
+    The full-resolution layers dominate the cost, so they get the fewest channels.
+    """
     batch = 32
-    return dict(batch=batch, mbstd_group=4, channel_base=2048, channel_max=128, lr=0.0025,
+    return dict(batch=batch, mbstd_group=4, channel_base=32 * resolution, channel_max=128,
+                lr=0.0025,
                 gamma=0.0002 * resolution**2 / batch, ema_kimg=batch * 10 / 32,
                 ema_rampup=0.05, map_layers=2, z_dim=128, w_dim=128)
 

@@ -25,7 +25,10 @@ NOISE_MODES = ("random", "const", "none")
 
 def channels_at(resolution: int, channel_base: int, channel_max: int) -> int:
     """Feature maps at a resolution: halve with every doubling of size, up to ``channel_max``."""
-    return min(channel_base // resolution, channel_max)
+    channels = min(channel_base // resolution, channel_max)
+    if channels < 1:
+        raise ValueError(f"channel_base {channel_base} leaves no channels at {resolution} px")
+    return channels
 
 
 def block_resolutions(resolution: int) -> list[int]:
