@@ -68,7 +68,8 @@ def _load_storage(data: bytes) -> Any:
     return storage
 
 
-def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, *_ignored: Any) -> Tensor:
+def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple,
+                    *_ignored: Any) -> Tensor:
     """``torch._utils._rebuild_tensor_v2`` without requires_grad, backward hooks or metadata."""
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise ValueError("tensor without a storage")

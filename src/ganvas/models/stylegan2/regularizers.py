@@ -30,7 +30,7 @@ def path_lengths(images: Tensor, ws: Tensor, generator: torch.Generator | None =
 
 
 class PathLengthPenalty:
-    """``(‖J_wᵀ y‖ − a)²`` where ``a`` is the running mean of the path lengths (decay 0.01).
+    """``(‖J_wᵀ y‖ − a)²``, ``a`` the running mean of the path lengths (decay 0.01).
 
     Penalising deviation from the mean (not the length itself) asks that a fixed-size step in W
     changes the image by a fixed amount, whatever the direction: a smoother, better conditioned G.
