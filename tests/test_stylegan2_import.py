@@ -1,0 +1,194 @@
+"""Importing NVIDIA stylegan2-ada-pytorch pickles without executing anything from them.
+
+The pickles are built here with the same structure as NVIDIA's: a fake ``torch_utils.persistence``
+module (injected into ``sys.modules``) whose persistent objects reduce to
+``_reconstruct_persistent_obj(meta)``, with a ``module_src`` that would create a marker file if it
+were ever executed, and constructor kwargs held in a fake ``dnnlib.util.EasyDict``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from ganvas.errors import GanvasError
+from ganvas.models.stylegan2 import Discriminator, Generator, import_network_pickle
+
+G_KWARGS = dict(z_dim=8, w_dim=8, resolution=16, img_channels=3, channel_base=64,
+                channel_max=16, map_layers=2)
+D_KWARGS = dict(resolution=16, img_channels=3, channel_base=64, channel_max=16, mbstd_group=2)
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    return tmp_path / "code-was-executed"
+
+
+@pytest.fixture
+def nvidia_modules(monkeypatch: pytest.MonkeyPatch, marker: Path) -> types.SimpleNamespace:
+    """Fake ``torch_utils.persistence`` and ``dnnlib.util`` with NVIDIA's pickling behaviour."""
+
+    def _reconstruct_persistent_obj(meta: dict) -> object:  # what NVIDIA's loader does
+        exec(meta["module_src"], {})  # noqa: S102 - the danger the importer must avoid
+        raise AssertionError("unreachable in these tests")
+
+    class EasyDict(dict):
+        pass
+
+    modules = {}
+    for name, attrs in {"torch_utils": {}, "dnnlib": {"EasyDict": EasyDict},
+                        "torch_utils.persistence": {"_reconstruct_persistent_obj":
+                                                    _reconstruct_persistent_obj},
+                        "dnnlib.util": {"EasyDict": EasyDict}}.items():
+        module = types.ModuleType(name)
+        for attr, value in attrs.items():
+            value.__module__, value.__qualname__ = name, attr
+            setattr(module, attr, value)
+        modules[name] = module
+        monkeypatch.setitem(sys.modules, name, module)
+    source = f"open({str(marker)!r}, 'w').write('pwned')\n"
+
+    class Persistent:
+        """Pickles like a ``@persistence.persistent_class`` instance of ``module``."""
+
+        def __init__(self, module: nn.Module, class_name: str, init_kwargs: dict):
+            self.module, self.class_name, self.init_kwargs = module, class_name, init_kwargs
+
+        def __reduce__(self) -> tuple:
+            state = dict(self.module.__dict__)
+            state["_modules"] = {name: Persistent(child, type(child).__name__, {})
+                                 for name, child in self.module._modules.items()}
+            state.update(_init_args=(), _init_kwargs=self.init_kwargs)
+            meta = dict(type="class", version=6, module_src=source,
+                        class_name=self.class_name, state=state)
+            return _reconstruct_persistent_obj, (meta,)
+
+    return types.SimpleNamespace(Persistent=Persistent, EasyDict=EasyDict)
+
+
+def reference_kwargs(easy: type, c_dim: int = 0) -> tuple[dict, dict]:
+    """NVIDIA-style constructor kwargs for G_KWARGS / D_KWARGS."""
+    g = easy(z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=16, img_channels=3,
+             mapping_kwargs=easy(num_layers=2),
+             synthesis_kwargs=easy(channel_base=64, channel_max=16, num_fp16_res=4,
+                                   conv_clamp=None))
+    d = easy(c_dim=c_dim, img_resolution=16, img_channels=3, channel_base=64, channel_max=16,
+             num_fp16_res=4, conv_clamp=None, block_kwargs=easy(), mapping_kwargs=easy(),
+             epilogue_kwargs=easy(mbstd_group_size=2))
+    return g, d
+
+
+def write_snapshot(path: Path, fake: types.SimpleNamespace, c_dim: int = 0) -> dict:
+    torch.manual_seed(0)
+    nets = {"G": Generator(**G_KWARGS), "D": Discriminator(**D_KWARGS),
+            "G_ema": Generator(**G_KWARGS)}
+    for net in nets.values():
+        for p in net.parameters():
+            p.data.normal_()
+    g_kwargs, d_kwargs = reference_kwargs(fake.EasyDict, c_dim)
+    snapshot = {key: fake.Persistent(net.eval().requires_grad_(False),
+                                     "Discriminator" if key == "D" else "Generator",
+                                     d_kwargs if key == "D" else g_kwargs)
+                for key, net in nets.items()}
+    snapshot["training_set_kwargs"] = fake.EasyDict(path="data.zip", resolution=16)
+    snapshot["augment_pipe"] = None
+    path.write_bytes(pickle.dumps(snapshot))
+    return nets
+
+
+def test_plain_pickle_would_execute_the_source(tmp_path: Path, nvidia_modules, marker) -> None:
+    """The fixture is faithful: loading it the usual way runs module_src."""
+    write_snapshot(tmp_path / "net.pkl", nvidia_modules)
+    with pytest.raises(AssertionError):
+        pickle.loads((tmp_path / "net.pkl").read_bytes())
+    assert marker.exists()
+
+
+def test_import_round_trips_every_tensor(tmp_path: Path, nvidia_modules, marker) -> None:
+    nets = write_snapshot(tmp_path / "net.pkl", nvidia_modules)
+    imported = import_network_pickle(tmp_path / "net.pkl")
+    assert not marker.exists()
+    assert not [m for m in sys.modules if m.startswith("_imported_module_")]
+    assert imported["kwargs"]["G"] == {**G_KWARGS, "conv_clamp": None, "mapping_lr": 0.01,
+                                       "w_avg_beta": 0.995}
+    assert imported["kwargs"]["D"] == {**D_KWARGS, "mbstd_channels": 1,
+                                       "architecture": "resnet", "conv_clamp": None}
+    assert imported["training_set_kwargs"] == {"path": "data.zip", "resolution": 16}
+    for key, net in nets.items():
+        expected = net.state_dict()
+        assert imported[key].keys() == expected.keys()
+        for name, tensor in expected.items():
+            assert torch.equal(imported[key][name], tensor), f"{key}.{name}"
+    G = Generator(**imported["kwargs"]["G"]).eval()
+    G.load_state_dict(imported["G_ema"], strict=True)
+    D = Discriminator(**imported["kwargs"]["D"])
+    D.load_state_dict(imported["D"], strict=True)
+    z, images = torch.randn(2, 8), torch.randn(2, 3, 16, 16)
+    torch.testing.assert_close(G(z), nets["G_ema"](z))
+    torch.testing.assert_close(D(images), nets["D"](images))
+
+
+def test_conditional_networks_are_refused(tmp_path: Path, nvidia_modules) -> None:
+    write_snapshot(tmp_path / "net.pkl", nvidia_modules, c_dim=10)
+    with pytest.raises(GanvasError, match=r"net\.pkl: .*conditional \(c_dim=10\)"):
+        import_network_pickle(tmp_path / "net.pkl")
+
+
+class _Call:
+    """Pickles as a call of ``func(*args)``: how a malicious pickle runs code."""
+
+    def __init__(self, func: object, *args: object):
+        self.func, self.args = func, args
+
+    def __reduce__(self) -> tuple:
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("payload", ["os.system", "eval", "subprocess", "in-network"])
+def test_malicious_pickles_are_refused_without_running(tmp_path: Path, marker: Path,
+                                                        nvidia_modules, payload: str) -> None:
+    touch = f"open({str(marker)!r}, 'w').close()"
+    calls = {"os.system": _Call(os.system, f"touch {marker}"),
+             "eval": _Call(eval, touch),
+             "subprocess": _Call(subprocess.call, ["touch", str(marker)])}
+    if payload == "in-network":  # hidden in a network's constructor kwargs
+        write_snapshot(tmp_path / "net.pkl", nvidia_modules)
+        data = {"G": nvidia_modules.Persistent(nn.Module(), "Generator",
+                                               {"z_dim": _Call(eval, touch)})}
+    else:
+        data = {"G": calls[payload]}
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(data))
+    with pytest.raises(GanvasError, match=r"evil\.pkl: refused to load \S+ from the pickle"):
+        import_network_pickle(tmp_path / "evil.pkl")
+    assert not marker.exists()
+
+
+def test_storage_bytes_are_read_weights_only(tmp_path: Path, marker: Path) -> None:
+    """A tensor storage whose bytes hold a code-running pickle is not executed."""
+    inner = io.BytesIO()
+    torch.save(_Call(os.system, f"touch {marker}"), inner, _use_new_zipfile_serialization=False)
+    evil = _Call(torch.storage._load_from_bytes, inner.getvalue())
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"G": evil}))
+    with pytest.raises(GanvasError, match=r"evil\.pkl: not a readable network pickle"):
+        import_network_pickle(tmp_path / "evil.pkl")
+    assert not marker.exists()
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(GanvasError, match="missing.pkl: cannot read"):
+        import_network_pickle(tmp_path / "missing.pkl")
+    (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(GanvasError, match="junk.pkl: not a readable network pickle"):
+        import_network_pickle(tmp_path / "junk.pkl")
+    (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(GanvasError, match="list.pkl: the pickle does not hold a dict"):
+        import_network_pickle(tmp_path / "list.pkl")
