@@ -27,7 +27,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-RESOLUTIONS = (32, 64, 128, 256, 512)
+RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
 
 
 def opt(default: Any, help: str, *, choices: tuple | None = None,
@@ -52,7 +52,7 @@ def non_negative(v: Any) -> str | None:
 
 
 def probability(v: Any) -> str | None:
-    return None if 0 <= v <= 1 else "must be between 0 and 1"
+    return None if v is None or 0 <= v <= 1 else "must be between 0 and 1"
 
 
 def half_probability(v: Any) -> str | None:
@@ -60,6 +60,8 @@ def half_probability(v: Any) -> str | None:
 
 
 def _betas(v: Any) -> str | None:
+    if v is None:
+        return None
     if len(v) != 2 or not all(0 <= b < 1 for b in v):
         return "must be two numbers in [0, 1), e.g. 0.5,0.999"
     return None
@@ -107,34 +109,35 @@ class TrainConfig:
     mirror: bool = opt(False, "Also show D x-flipped real images.", group="data")
 
     # --- model ------------------------------------------------------------------------------
-    model: str = opt("dcgan", "Model family.", choices=("dcgan",), group="model")
+    model: str = opt("dcgan", "Model family.", choices=("dcgan", "stylegan2"), group="model")
     arch: str = opt("dcgan", "DCGAN variant: all-convolutional, or 'dense' (fully connected "
                     "first G layer, flatten-dense D head, as in Keras tutorials).",
-                    choices=("dcgan", "dense"), group="model")
-    z_dim: int = opt(100, "Latent size.", check=positive, group="model")
+                    choices=("dcgan", "dense"), group="dcgan")
+    z_dim: int | None = opt(None, "Latent size (default: 100 for dcgan; from --cfg for "
+                            "stylegan2).", check=positive, group="model")
     g_channels: int = opt(64, "Generator width (channels of its last hidden layer; doubles "
                           "per layer towards the latent, capped at 512).", check=positive,
-                          group="model")
+                          group="dcgan")
     d_channels: int = opt(64, "Discriminator width (channels of its first layer).",
-                          check=positive, group="model")
+                          check=positive, group="dcgan")
     layers: int | None = opt(None, "Number of layers in G and D (default: 4 at 32 px, +1 per "
                              "doubling). Fewer starts G from a larger map; more adds stride-1 "
-                             "layers.", check=_layers, group="model")
-    kernel_size: int = opt(4, "Convolution kernel size.", check=positive, group="model")
+                             "layers.", check=_layers, group="dcgan")
+    kernel_size: int = opt(4, "Convolution kernel size.", check=positive, group="dcgan")
     g_activation: str = opt("relu", "Generator hidden activation.",
-                            choices=("relu", "leaky"), group="model")
+                            choices=("relu", "leaky"), group="dcgan")
     d_activation: str = opt("leaky", "Discriminator hidden activation.",
-                            choices=("relu", "leaky"), group="model")
+                            choices=("relu", "leaky"), group="dcgan")
     g_norm: str = opt("batch", "Generator normalisation.", choices=("batch", "none"),
-                      group="model")
+                      group="dcgan")
     d_norm: str = opt("batch", "Discriminator normalisation (spectral: spectral norm on every "
-                      "layer).", choices=("batch", "none", "spectral"), group="model")
+                      "layer).", choices=("batch", "none", "spectral"), group="dcgan")
     d_dropout: float = opt(0.0, "Dropout probability after each D hidden layer.",
-                           check=probability, group="model")
+                           check=probability, group="dcgan")
     conv_bias: bool = opt(False, "Biases in convolutions followed by normalisation.",
-                          group="model")
+                          group="dcgan")
     init: str = opt("normal", "Weight init: N(0, 0.02) as in DCGAN, or Glorot uniform.",
-                    choices=("normal", "glorot"), group="model")
+                    choices=("normal", "glorot"), group="dcgan")
 
     # --- loss and regularisation ------------------------------------------------------------
     loss: str = opt("bce", "Adversarial loss.", choices=("bce", "mse", "hinge", "wgan"),
@@ -188,14 +191,18 @@ class TrainConfig:
                           check=positive, group="augment")
 
     # --- optimisation -----------------------------------------------------------------------
-    batch: int = opt(64, "Batch size.", check=positive, group="optim")
+    batch: int | None = opt(None, "Batch size, all processes together (default: 64 for "
+                            "dcgan; from --cfg for stylegan2).", check=positive, group="optim")
     optimizer: str = opt("adam", "Optimizer of both networks.",
                          choices=("adam", "rmsprop", "sgd"), group="optim")
-    lr_g: float = opt(2e-4, "Generator learning rate.", check=positive, group="optim")
-    lr_d: float = opt(2e-4, "Discriminator learning rate.", check=positive, group="optim")
-    betas: tuple[float, float] = opt((0.5, 0.999), "Adam betas (sgd: the first is its "
-                                     "momentum).", check=_betas,
-                                     group="optim", metavar="B1,B2")
+    lr_g: float | None = opt(None, "Generator learning rate (default: 2e-4 for dcgan; from "
+                             "--cfg for stylegan2).", check=positive, group="optim")
+    lr_d: float | None = opt(None, "Discriminator learning rate (default: as --lr-g).",
+                             check=positive, group="optim")
+    betas: tuple[float, float] | None = opt(None, "Adam betas (sgd: the first is its momentum; "
+                                            "default: 0.5,0.999 for dcgan, 0,0.99 for "
+                                            "stylegan2).", check=_betas, group="optim",
+                                            metavar="B1,B2")
     weight_decay: float = opt(0.0, "L2 weight decay of both optimizers, on convolution and "
                               "linear layers (not normalisation layers).", check=non_negative,
                               group="optim")
@@ -203,11 +210,42 @@ class TrainConfig:
                        group="optim")
     lr_decay: str = opt("none", "Learning-rate schedule over the run.",
                         choices=("none", "linear"), group="optim")
-    ema_kimg: float = opt(0.0, "Half-life of the generator's EMA in thousands of images "
-                          "(0: off). Samples and metrics use G_ema when on.",
-                          check=non_negative, group="optim")
-    ema_rampup: float = opt(0.05, "EMA ramp-up: half-life at most this fraction of images "
-                            "seen (0: none).", check=non_negative, group="optim")
+    ema_kimg: float | None = opt(None, "Half-life of the generator's EMA in thousands of "
+                                 "generator images (0: off; default: off for dcgan, from --cfg "
+                                 "for stylegan2). Samples and metrics use G_ema when on.",
+                                 check=non_negative, group="optim")
+    ema_rampup: float | None = opt(None, "EMA ramp-up: half-life at most this fraction of "
+                                   "images seen (0: none; default 0.05).", check=non_negative,
+                                   group="optim")
+
+    # --- StyleGAN2 (--model stylegan2) -----------------------------------------------------
+    cfg: str = opt("auto", "StyleGAN2 configuration: auto (the reference's heuristics), small "
+                   "(narrow, for CPUs at 32-64 px), cifar, paper256, paper512.",
+                   choices=("auto", "small", "cifar", "paper256", "paper512"),
+                   group="stylegan2")
+    gamma: float | None = opt(None, "R1 weight γ (default: the cfg's; auto and small: "
+                              "0.0002·resolution²/batch).", check=non_negative,
+                              group="stylegan2")
+    pl_weight: float | None = opt(None, "Path-length regularisation weight (default: the "
+                                  "cfg's, 2; 0: off).", check=non_negative, group="stylegan2")
+    style_mixing: float | None = opt(None, "Style-mixing probability (default: the cfg's, "
+                                     "0.9).", check=probability, group="stylegan2")
+    map_layers: int | None = opt(None, "Mapping network depth (default: the cfg's).",
+                                 check=positive, group="stylegan2")
+    channel_base: int | None = opt(None, "Channels = min(channel_base / resolution, "
+                                   "channel_max) per block (default: the cfg's).",
+                                   check=positive, group="stylegan2")
+    channel_max: int | None = opt(None, "Most channels in a block (default: the cfg's).",
+                                  check=positive, group="stylegan2")
+    w_dim: int | None = opt(None, "Intermediate latent (w) size (default: the cfg's).",
+                            check=positive, group="stylegan2")
+
+    # --- transfer learning ------------------------------------------------------------------
+    init_from: str | None = opt(None, "Start from another run's (or an imported checkpoint's) "
+                                "G, D and G_ema; the resolution must match.", group="transfer",
+                                metavar="RUN")
+    freeze_d: int = opt(0, "Freeze-D: keep the first N discriminator blocks (from the image "
+                        "side) fixed.", check=non_negative, group="transfer")
 
     # --- budget -----------------------------------------------------------------------------
     kimg: float | None = opt(None, "Stop after this many thousand real images.",
@@ -394,7 +432,14 @@ def resolve(overrides: Mapping[str, Any] | None = None, *, preset: str | None = 
     if overrides:
         cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None},
                               "option")
-    return validate(cfg)
+    return validate(with_model_defaults(cfg))
+
+
+def with_model_defaults(cfg: TrainConfig) -> TrainConfig:
+    """Fill the options whose defaults depend on the model family (batch, z_dim, lr...)."""
+    from ganvas.models import fill_defaults
+
+    return fill_defaults(cfg)
 
 
 def from_dict(data: Mapping[str, Any]) -> TrainConfig:

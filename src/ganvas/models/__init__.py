@@ -7,6 +7,7 @@ regularisers and their intervals, state that checkpoints keep) and its optimizer
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol
 
 import torch
@@ -15,12 +16,18 @@ from torch import nn
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
 from ganvas.models.dcgan import DCGANSpec, Discriminator, Generator
+from ganvas.models.stylegan2.family import StyleGAN2Family
 
 
 class ModelFamily(Protocol):
     """What the training loop needs from a model family."""
 
     name: str
+    channels_last: bool  # whether its networks run faster in channels-last memory format
+
+    def defaults(self, cfg: TrainConfig) -> dict[str, Any]:
+        """Values for the options left unset (None) whose default depends on the model."""
+        ...
 
     def build(self, cfg: TrainConfig, resolution: int, channels: int) -> tuple[nn.Module, nn.Module]:
         """Return (G, D) for images of ``resolution`` px with ``channels`` channels."""
@@ -31,15 +38,8 @@ class ModelFamily(Protocol):
         """The losses of each phase (see ``ganvas.training.objective.AdversarialObjective``)."""
         ...
 
-    def optimizer_settings(self, cfg: TrainConfig) -> tuple[float, float, tuple[float, float]]:
-        """(lr_G, lr_D, betas) before the lazy-regularisation correction."""
-        ...
-
-    def uses_ema(self, cfg: TrainConfig) -> bool:
-        ...
-
-    def ema_settings(self, cfg: TrainConfig) -> tuple[float, float]:
-        """(half-life in kimg, ramp-up fraction)."""
+    def frozen_parameters(self, D: nn.Module, blocks: int) -> list[nn.Parameter]:
+        """``--freeze-d N``: the parameters of D's first N blocks from the image side."""
         ...
 
 
@@ -47,6 +47,11 @@ class DCGANFamily:
     """DCGAN and its dense (Keras-style) variant, trained with the configurable objective."""
 
     name = "dcgan"
+    channels_last = True
+
+    def defaults(self, cfg: TrainConfig) -> dict[str, Any]:
+        return {"batch": 64, "z_dim": 100, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
+                "ema_kimg": 0.0, "ema_rampup": 0.05}
 
     def spec(self, cfg: TrainConfig, resolution: int, channels: int) -> DCGANSpec:
         return DCGANSpec(resolution=resolution, channels=channels, z_dim=cfg.z_dim,
@@ -66,17 +71,20 @@ class DCGANFamily:
 
         return AdversarialObjective(cfg, G, D, rng, **fast)
 
-    def optimizer_settings(self, cfg: TrainConfig) -> tuple[float, float, tuple[float, float]]:
-        return cfg.lr_g, cfg.lr_d, tuple(cfg.betas)
+    def frozen_parameters(self, D: nn.Module, blocks: int) -> list[nn.Parameter]:
+        """The first ``blocks`` convolutions of D and the normalisation layers after them."""
+        frozen: list[nn.Parameter] = []
+        convs = 0
+        for module in D.main:
+            if isinstance(module, nn.Conv2d):
+                convs += 1
+            if convs > blocks:
+                break
+            frozen += list(module.parameters())
+        return frozen
 
-    def uses_ema(self, cfg: TrainConfig) -> bool:
-        return bool(cfg.ema_kimg)
 
-    def ema_settings(self, cfg: TrainConfig) -> tuple[float, float]:
-        return cfg.ema_kimg, cfg.ema_rampup
-
-
-FAMILIES: dict[str, ModelFamily] = {"dcgan": DCGANFamily()}
+FAMILIES: dict[str, ModelFamily] = {"dcgan": DCGANFamily(), "stylegan2": StyleGAN2Family()}
 
 
 def get_family(name: str) -> ModelFamily:
@@ -85,6 +93,13 @@ def get_family(name: str) -> ModelFamily:
     except KeyError:
         raise GanvasError(f"--model: unknown model {name!r} (choose from "
                           f"{', '.join(FAMILIES)})") from None
+
+
+def fill_defaults(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with every unset model-dependent option set to its family's default."""
+    values = {name: value for name, value in get_family(cfg.model).defaults(cfg).items()
+              if getattr(cfg, name) is None}
+    return dataclasses.replace(cfg, **values) if values else cfg
 
 
 def build_generator(cfg: TrainConfig, resolution: int, channels: int) -> nn.Module:

@@ -35,6 +35,7 @@ from ganvas.training.optim import make_optimizer, set_learning_rates
 from ganvas.training.plots import training_plots
 from ganvas.training.run_dir import RunLog
 from ganvas.training.state import Progress, TrainingState
+from ganvas.training.transfer import load_initial_weights
 from ganvas.training.stats import StatsAccumulator, append_jsonl, read_jsonl
 from ganvas.training.watch import DivergenceWatch
 from ganvas.utils.grid import make_grid, to_uint8
@@ -148,26 +149,31 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     # Networks, optimizers and the random streams that drive the loop.
     torch.manual_seed(cfg.seed)
     family = get_family(cfg.model)
-    G, D = (channels_last(net.to(device).train())
+    layout = channels_last if family.channels_last else (lambda net: net)
+    G, D = (layout(net.to(device).train())
             for net in family.build(cfg, data.resolution, data.channels))
     if cfg.sync_bn:
         G, D = (dist.convert_sync_batchnorm(net, shard, device) for net in (G, D))
     dist.broadcast_modules([G, D], shard)
-    G_ema = make_ema(G) if family.uses_ema(cfg) else None
+    initial_ema = load_initial_weights(cfg.init_from, cfg, data.resolution, G, D) \
+        if cfg.init_from and resume is None else None
+    frozen = family.frozen_parameters(D, cfg.freeze_d) if cfg.freeze_d else []
+    G_ema = make_ema(G) if cfg.ema_kimg else None
+    if G_ema is not None and initial_ema is not None:
+        G_ema.load_state_dict(initial_ema)
     rng = torch.Generator(device).manual_seed(cfg.seed + 1_000_003 * shard.rank)
     z_rng = rng if not shard.active else torch.Generator(device).manual_seed(cfg.seed)
     objective = family.objective(cfg, maybe_compile(G, cfg.compile), maybe_compile(D, cfg.compile),
                                  rng, z_rng=z_rng, shard=(shard.rank, shard.world),
                                  autocast=fast.autocast, device=device)
-    lr_g, lr_d, betas = family.optimizer_settings(cfg)
-    opt_G = make_optimizer(cfg, G, lr_g, betas, objective.g_reg_interval,
+    opt_G = make_optimizer(cfg, G, cfg.lr_g, cfg.betas, objective.g_reg_interval,
                            **fast.optimizer_kwargs())
-    opt_D = make_optimizer(cfg, D, lr_d, betas, objective.d_reg_interval,
-                           **fast.optimizer_kwargs())
+    opt_D = make_optimizer(cfg, D, cfg.lr_d, cfg.betas, objective.d_reg_interval,
+                           exclude=frozen, **fast.optimizer_kwargs())
     scaler_G, scaler_D = fast.make_scaler(), fast.make_scaler()
     local_batch = dist.split_batch(cfg.batch, shard)
     loader = BatchLoader(data.images, cfg.batch, cfg.seed, device, cfg.mirror,
-                         shard=(shard.rank, shard.world), channels_last=True)
+                         shard=(shard.rank, shard.world), channels_last=family.channels_last)
     fixed_z = torch.randn(cfg.grid, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed))
     fixed_z = fixed_z.to(device)
     stats = StatsAccumulator()
@@ -237,6 +243,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             # Discriminator: d_steps batches of reals against fresh fakes, lazy regulariser.
             G.requires_grad_(False)
             D.requires_grad_(True)
+            for p in frozen:
+                p.requires_grad_(False)
             for _ in range(cfg.d_steps):
                 reals = loader.next(rng)
                 loss_D, d_stats = objective.discriminator_step(reals, frac)
@@ -264,8 +272,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                 stats.add(reg_stats)
             progress.step += 1
             if G_ema is not None:
-                ema_kimg, rampup = family.ema_settings(cfg)
-                update_ema(G_ema, G, cfg.batch, progress.step * cfg.batch, ema_kimg, rampup)
+                update_ema(G_ema, G, cfg.batch, progress.step * cfg.batch, cfg.ema_kimg,
+                           cfg.ema_rampup)
 
             now = time.perf_counter()
             progress.train_seconds += now - clock

@@ -46,6 +46,7 @@ class AdversarialObjective:
                                          speed_kimg=cfg.ada_kimg, device=device or "cpu") \
             if aug == "ada" else None
         self.policy = augment.parse_policy(cfg.diffaugment) if cfg.diffaugment else ()
+        self.r1_gamma, self.r1_interval = cfg.r1, cfg.r1_every
         self._autocast = autocast or contextlib.nullcontext
 
     # -- what the loop schedules -------------------------------------------------------------
@@ -53,7 +54,7 @@ class AdversarialObjective:
     @property
     def d_reg_interval(self) -> int | None:
         """Lazy R1: a separate D step every this many D steps (None: no lazy regulariser)."""
-        return self.cfg.r1_every if self.cfg.r1 else None
+        return self.r1_interval if self.r1_gamma else None
 
     @property
     def g_reg_interval(self) -> int | None:
@@ -69,6 +70,10 @@ class AdversarialObjective:
         """``n`` latents: this rank's slice of the global batch's latents."""
         z = torch.randn(n * self.world, self.cfg.z_dim, device=device, generator=self.z_rng)
         return z[self.rank * n:(self.rank + 1) * n] if self.world > 1 else z
+
+    def fakes(self, n: int, device: torch.device, for_generator: bool) -> torch.Tensor:
+        """A fresh batch of G's images (the G step also updates G's own running averages)."""
+        return self.G(self.sample_z(n, device))
 
     def d_view(self, images: torch.Tensor, progress: float) -> torch.Tensor:
         """What D sees of an image batch: ADA or DiffAugment, then annealed instance noise."""
@@ -96,7 +101,7 @@ class AdversarialObjective:
         cfg = self.cfg
         n = reals.shape[0]
         with torch.no_grad(), self.precision():
-            fakes = self.G(self.sample_z(n, reals.device)).float()
+            fakes = self.fakes(n, reals.device, for_generator=False).float()
         real_logits = self.judge(reals, progress)
         fake_logits = self.judge(fakes, progress)
         if self.ada_control is not None:
@@ -126,13 +131,13 @@ class AdversarialObjective:
                                   progress: float) -> tuple[torch.Tensor, Stats]:
         """Lazy R1 on reals as D sees them: (γ/2)·interval·E‖∇D‖², its own optimizer step."""
         r1 = losses.r1_penalty(self.viewed_d(progress), reals)
-        return (self.cfg.r1 / 2) * self.cfg.r1_every * r1, {"penalty_r1": r1.detach()}
+        return (self.r1_gamma / 2) * self.r1_interval * r1, {"penalty_r1": r1.detach()}
 
     def generator_step(self, batch: int, device: torch.device,
                        progress: float) -> tuple[torch.Tensor, Stats]:
         """Loss of G on a fresh fake batch, judged by D through the same view."""
         with self.precision():
-            fakes = self.G(self.sample_z(batch, device)).float()
+            fakes = self.fakes(batch, device, for_generator=True).float()
         adv = losses.generator_loss(self.cfg.loss, self.judge(fakes, progress))
         total = adv
         if self.cfg.kernel_l2:

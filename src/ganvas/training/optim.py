@@ -41,13 +41,17 @@ def lazy_correction(lr: float, betas: tuple[float, float],
 
 def make_optimizer(cfg: TrainConfig, net: nn.Module, lr: float,
                    betas: tuple[float, float] | None = None, reg_interval: int | None = None,
+                   exclude: list[nn.Parameter] | None = None,
                    **impl: bool) -> torch.optim.Optimizer:
     """The configured optimizer for ``net``; ``--weight-decay`` is classic (coupled) L2 decay.
 
-    ``impl`` picks the update implementation (``foreach=True`` or ``fused=True``).
+    ``exclude`` are frozen parameters (Freeze-D); ``impl`` picks the update implementation
+    (``foreach=True`` or ``fused=True``).
     """
-    lr, betas = lazy_correction(lr, tuple(betas or cfg.betas), reg_interval)
-    groups = param_groups(net, cfg.weight_decay)
+    lr, betas = lazy_correction(lr, tuple(float(b) for b in betas or cfg.betas), reg_interval)
+    skip = {id(p) for p in exclude or []}
+    groups = [{**g, "params": [p for p in g["params"] if id(p) not in skip]}
+              for g in param_groups(net, cfg.weight_decay)]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=betas, **impl)
     impl.pop("fused", None)  # only Adam(W) have fused kernels on every device

@@ -25,7 +25,7 @@ def resolve_config(overrides: dict[str, Any] | None = None, preset: str | None =
     cfg = config_mod.resolve(overrides, preset=preset, config_file=config_file)
     if cfg.resolution is None:
         cfg = dataclasses.replace(cfg, resolution=default_resolution(cfg.data))
-    return config_mod.validate(cfg)
+    return config_mod.validate(config_mod.with_model_defaults(cfg))
 
 
 def resumed_config(run_dir: Path, state: dict[str, Any],

@@ -26,7 +26,7 @@ def path_lengths(images: Tensor, ws: Tensor, generator: torch.Generator | None =
     noise = torch.randn(images.shape, generator=generator, device=images.device,
                         dtype=images.dtype) / math.sqrt(height * width)
     (grads,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
-    return grads.square().sum(dim=2).mean(dim=1).sqrt()
+    return grads.float().square().sum(dim=2).mean(dim=1).sqrt()  # norms in fp32
 
 
 class PathLengthPenalty:
