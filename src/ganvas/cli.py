@@ -17,6 +17,7 @@ from ganvas.errors import GanvasError
 from ganvas.explore.commands import (arithmetic_command, export_command, generate_command,
                                      interpolate_command, project_command)
 from ganvas.metrics.commands import evaluate_command
+from ganvas.models.stylegan2.convert import import_command
 
 DEMO_MINUTES = 3.0
 # How a run that did not finish its budget ends: Ctrl-C as shells expect, divergence as failure.
@@ -52,13 +53,38 @@ def config_options(func: Callable) -> Callable:
     return func
 
 
+SECTION_TITLES = {
+    "data": "Data", "model": "Model", "dcgan": "DCGAN (--model dcgan)",
+    "stylegan2": "StyleGAN2 (--model stylegan2)", "loss": "Loss and regularisation",
+    "augment": "Augmentation of what D sees (any model)", "optim": "Optimisation",
+    "transfer": "Transfer learning", "budget": "Budget", "output": "Output",
+    "speed": "Devices and speed", "metrics": "Metrics while training",
+}
+
+
+class SectionedCommand(click.Command):
+    """``--help`` lists the training options in their config groups, each under a heading."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                field = config_mod.FIELDS.get(param.name or "")
+                group = field.metadata["group"] if field is not None else "command"
+                sections.setdefault(group, []).append(record)
+        for group, rows in sections.items():
+            with formatter.section(SECTION_TITLES.get(group, "Options")):
+                formatter.write_dl(rows)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ganvas")
 def main() -> None:
     """Train GANs on your own pictures: prepare, train, watch, measure, generate, explore."""
 
 
-@main.command(context_settings={"show_default": False})
+@main.command(cls=SectionedCommand, context_settings={"show_default": False})
 @click.argument("data", required=False)
 @click.option("--preset", default=None, help="Start from a named configuration "
               "(see docs/presets.md).")
@@ -127,6 +153,7 @@ main.add_command(interpolate_command, "interpolate")
 main.add_command(arithmetic_command, "arithmetic")
 main.add_command(project_command, "project")
 main.add_command(export_command, "export")
+main.add_command(import_command, "import")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
+RESOLUTIONS = (16, 32, 64, 128, 256, 512, 1024)
 
 
 def opt(default: Any, help: str, *, choices: tuple | None = None,
@@ -239,6 +239,9 @@ class TrainConfig:
                                   check=positive, group="stylegan2")
     w_dim: int | None = opt(None, "Intermediate latent (w) size (default: the cfg's).",
                             check=positive, group="stylegan2")
+    conv_clamp: float | None = opt(None, "Clamp convolution outputs to ±this (the published "
+                                   "networks use 256; default: no clamp).", check=positive,
+                                   group="stylegan2")
 
     # --- transfer learning ------------------------------------------------------------------
     init_from: str | None = opt(None, "Start from another run's (or an imported checkpoint's) "

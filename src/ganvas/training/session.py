@@ -23,9 +23,26 @@ def resolve_config(overrides: dict[str, Any] | None = None, preset: str | None =
                    config_file: str | None = None) -> TrainConfig:
     """The full config with data-dependent defaults (resolution) filled in."""
     cfg = config_mod.resolve(overrides, preset=preset, config_file=config_file)
+    if cfg.init_from:
+        cfg = inherit_architecture(cfg)
     if cfg.resolution is None:
         cfg = dataclasses.replace(cfg, resolution=default_resolution(cfg.data))
     return config_mod.validate(config_mod.with_model_defaults(cfg))
+
+
+ARCHITECTURE = ("resolution", "z_dim", "w_dim", "channel_base", "channel_max", "map_layers",
+                "conv_clamp")
+
+
+def inherit_architecture(cfg: TrainConfig) -> TrainConfig:
+    """``--init-from``: unset architecture options (and the model) come from that checkpoint."""
+    state = ckpt.load_checkpoint(ckpt.find_checkpoint(cfg.init_from))
+    source = config_mod.from_dict(state["config"])
+    values = {name: getattr(source, name) for name in ARCHITECTURE
+              if getattr(cfg, name) is None}
+    if cfg.model != source.model:
+        values.update(model=source.model, cfg=source.cfg)
+    return dataclasses.replace(cfg, **values)
 
 
 def resumed_config(run_dir: Path, state: dict[str, Any],

@@ -37,16 +37,19 @@ class StyleGAN2Spec:
     style_mixing: float = 0.9  # probability of style-mixing regularisation
     pl_weight: float = 2.0  # path-length regularisation weight (0 = off)
     d_architecture: str = "resnet"
+    conv_clamp: float | None = None  # the published networks clamp activations at 256
 
     def generator_kwargs(self, img_channels: int) -> dict:
         return dict(z_dim=self.z_dim, w_dim=self.w_dim, resolution=self.resolution,
                     img_channels=img_channels, channel_base=self.channel_base,
-                    channel_max=self.channel_max, map_layers=self.map_layers)
+                    channel_max=self.channel_max, map_layers=self.map_layers,
+                    conv_clamp=self.conv_clamp)
 
     def discriminator_kwargs(self, img_channels: int) -> dict:
         return dict(resolution=self.resolution, img_channels=img_channels,
                     channel_base=self.channel_base, channel_max=self.channel_max,
-                    mbstd_group=self.mbstd_group, architecture=self.d_architecture)
+                    mbstd_group=self.mbstd_group, architecture=self.d_architecture,
+                    conv_clamp=self.conv_clamp)
 
     def build(self, img_channels: int) -> tuple[Generator, Discriminator]:
         """A freshly initialised (G, D) pair for images with ``img_channels`` channels."""

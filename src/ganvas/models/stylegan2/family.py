@@ -39,7 +39,8 @@ def spec_for(cfg: TrainConfig, resolution: int) -> StyleGAN2Spec:
                                    ema_kimg=batch * 10 / 32)
     explicit = {name: getattr(cfg, name) for name in
                 ("gamma", "pl_weight", "style_mixing", "map_layers", "channel_base",
-                 "channel_max", "w_dim", "z_dim") if getattr(cfg, name) is not None}
+                 "channel_max", "w_dim", "z_dim", "conv_clamp")
+                if getattr(cfg, name) is not None}
     spec = dataclasses.replace(spec, batch=batch, **explicit)
     return dataclasses.replace(spec, mbstd_group=min(spec.mbstd_group, batch))
 
