@@ -1,14 +1,18 @@
-"""Which recipe trains best in a fixed wall-clock budget? Trains each preset (or option set) for
-the same minutes on a real dataset and prints FID and KID per run in one table.
+"""Which recipe trains best in the same budget? The instrument that chose ganvas's default.
 
-    python bench/quality.py                                  # CelebA 64 px, 20 min each
-    python bench/quality.py --minutes 5 --presets faces-dcgan,default
-    python bench/quality.py --runs "base=;dragan=dragan=10;hinge=loss=hinge"
+    python bench/quality.py --minutes 20                        # anime faces, every recipe
+    python bench/quality.py --minutes 20 --data celeba          # CelebA, face-cropped
+    python bench/quality.py --recipes dcgan-paper,default --minutes 5
+    python bench/quality.py --kimg 30 --recipes dcgan-paper,dcgan-paper-fp32  # same images
 
-The data defaults to ``../shared/data/celeba_aligned_6k.tar``, prepared once (centre crop,
-64 px) into ganvas's cache. FID/KID use the standard Inception weights, ``--n`` generated images
-against the whole prepared set, and are written with their protocol. Runs go to
-``--outdir`` (default ``runs/bench-quality``) so their samples can be looked at afterwards.
+Each recipe trains at 64 px for the same wall-clock budget (or the same number of images with
+``--kimg``) on the same data and seed, then FID and KID are measured with the standard Inception
+weights, ``--n`` generated images (G_ema when the recipe has one) against ``--n-real`` training
+images (a fixed random subset), and the table shows each FID as a ratio against the textbook
+DCGAN (``dcgan-paper``) trained in the same table.
+
+Resumable: every finished recipe is stored in ``--table`` (JSON); running the same command again
+skips them, so a 20-minute-per-recipe table can be built over several sittings.
 """
 
 from __future__ import annotations
@@ -18,66 +22,108 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 import ganvas
+from ganvas.data.packed import PackedDataset
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
-from ganvas.presets import PRESETS
+from ganvas.metrics.sources import ArraySide
+from ganvas.utils.io import write_json
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba_aligned_6k.tar"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATASETS = {"anime": (SHARED / "anime_faces_64.tar", "center"),
+            "celeba": (SHARED / "celeba_aligned_6k.tar", "face")}
+BASELINE = "dcgan-paper"
+# Options on top of ganvas's plain defaults; "default" is what `ganvas train DATA` does.
+RECIPES: dict[str, dict] = {
+    "dcgan-paper": {"preset": "dcgan-paper"},
+    "dcgan-paper-fp32": {"preset": "dcgan-paper", "precision": "fp32"},
+    "default": {},
+    "mirror-ema": {"preset": "dcgan-paper", "mirror": True, "ema_kimg": 10.0},
+    "spectral": {"preset": "dcgan-paper", "d_norm": "spectral"},
+    "spectral-hinge": {"preset": "dcgan-paper", "d_norm": "spectral", "loss": "hinge"},
+    "r1": {"preset": "dcgan-paper", "d_norm": "none", "r1": 0.2},
+    "ttur": {"preset": "dcgan-paper", "lr_d": 4e-4, "lr_g": 1e-4},
+    "diffaug": {"preset": "dcgan-paper", "diffaugment": "translation,cutout"},
+    "diffaug-color": {"preset": "dcgan-paper", "diffaugment": "color,translation,cutout"},
+    "batch32": {"preset": "dcgan-paper", "batch": 32},
+    "ada": {"preset": "dcgan-paper", "aug": "ada"},
+}
 
 
-def parse_runs(text: str) -> dict[str, dict[str, str]]:
-    """``"name=key=value,key=value;name2="`` -> {name: {key: value}}."""
-    runs = {}
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        name, _, rest = item.partition("=")
-        options = dict(pair.split("=", 1) for pair in rest.split(",") if pair)
-        runs[name] = options
-    return runs
+def reference_images(packed: Path, n: int) -> ArraySide:
+    """A fixed random subset of the training images (seed 0), the real side of every FID."""
+    images = PackedDataset.open(packed).images
+    chosen = np.sort(np.random.default_rng(0).permutation(len(images))[:n])
+    return ArraySide(np.ascontiguousarray(images[chosen]),
+                     f"{packed.name}: {len(chosen)} random training images (seed 0)")
+
+
+def run_recipe(name: str, packed: Path, args: argparse.Namespace) -> dict:
+    spec = dict(RECIPES[name])
+    preset = spec.pop("preset", None)
+    budget = {"kimg": args.kimg} if args.kimg else {"minutes": args.minutes}
+    started = time.time()
+    result = ganvas.train(str(packed), preset=preset, resolution=64, seed=args.seed,
+                          outdir=args.outdir, desc=f"{args.data}-{name}", progress=False,
+                          snapshot_kimg=1e6, **budget, **spec)
+    scores = evaluate(reference_images(packed, args.n_real), result.run_dir, fid=True,
+                      kid=True, n=args.n_real, n_b=args.n)
+    return {"recipe": name, "options": RECIPES[name], "kimg": round(result.progress.nimg / 1000, 1),
+            "train_minutes": round(result.progress.train_seconds / 60, 1),
+            "fid": scores["fid"], "kid_x1000": scores["kid_mean"] * 1000,
+            "stopped": result.stopped, "run_dir": str(result.run_dir),
+            "protocol": scores["protocol"], "wall_minutes": round((time.time() - started) / 60, 1)}
+
+
+def print_table(rows: dict[str, dict], title: str) -> None:
+    base = rows.get(BASELINE, {}).get("fid")
+    print(f"\n{title}\n")
+    print("| recipe | kimg | FID | FID / textbook | KID×1000 |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in sorted(rows.values(), key=lambda r: r["fid"]):
+        ratio = f"{row['fid'] / base:.2f}" if base else "(no baseline yet)"
+        print(f"| {row['recipe']} | {row['kimg']} | {row['fid']:.1f} | {ratio} | "
+              f"{row['kid_x1000']:.1f} |")
+    if rows:
+        print(f"\nprotocol: {next(iter(rows.values()))['protocol']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--resolution", type=int, default=64)
-    parser.add_argument("--minutes", type=float, default=20.0)
-    parser.add_argument("--presets", default=",".join(PRESETS))
-    parser.add_argument("--runs", default=None, help="option sets instead of presets")
-    parser.add_argument("--n", type=int, default=2000, help="generated images for FID/KID")
+    parser.add_argument("--data", choices=sorted(DATASETS), default="anime")
+    parser.add_argument("--minutes", type=float, default=20.0, help="training budget per recipe")
+    parser.add_argument("--kimg", type=float, default=None, help="an image budget instead")
+    parser.add_argument("--recipes", default=",".join(r for r in RECIPES if r != "dcgan-paper-fp32"))
+    parser.add_argument("--n", type=int, default=5000, help="generated images for FID/KID")
+    parser.add_argument("--n-real", type=int, default=10000, help="real images for FID/KID")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--outdir", default="runs/bench-quality")
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="results file (default: OUTDIR/quality-DATA-BUDGET.json)")
     args = parser.parse_args()
 
-    packed = prepare_cached(args.data, PrepareOptions(resolution=args.resolution, crop="center"))
-    if args.runs:
-        runs = {name: {"options": opts} for name, opts in parse_runs(args.runs).items()}
-    else:
-        runs = {name: {"preset": name, "options": {}} for name in args.presets.split(",")}
-
-    results = []
-    for name, spec in runs.items():
-        options = {"resolution": args.resolution, **spec["options"]}
-        started = time.time()
-        result = ganvas.train(str(packed), preset=spec.get("preset"), minutes=args.minutes,
-                              outdir=args.outdir, desc=name, progress=False, **options)
-        scores = evaluate(result.run_dir, str(packed), fid=True, kid=True, n=args.n)
-        row = {"run": name, "kimg": round(result.progress.nimg / 1000, 1),
-               "fid": scores["fid"], "kid_x1000": scores["kid_mean"] * 1000,
-               "stopped": result.stopped, "run_dir": str(result.run_dir),
-               "protocol": scores.get("protocol"), "wall_min": (time.time() - started) / 60}
-        results.append(row)
-        print(f"{name:16s} {row['kimg']:8.1f} kimg   FID {row['fid']:8.2f}   "
-              f"KID×1000 {row['kid_x1000']:7.2f}", flush=True)
-
-    print()
-    print(f"| run | kimg in {args.minutes:g} min | FID | KID×1000 |")
-    print("| --- | --- | --- | --- |")
-    for row in sorted(results, key=lambda r: r["fid"]):
-        print(f"| {row['run']} | {row['kimg']} | {row['fid']:.2f} | {row['kid_x1000']:.2f} |")
-    if results:
-        print(f"\nprotocol: {results[0]['protocol']}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+    source, crop = DATASETS[args.data]
+    packed = prepare_cached(source, PrepareOptions(resolution=64, crop=crop))
+    budget = f"{args.kimg:g}kimg" if args.kimg else f"{args.minutes:g}min"
+    table = args.table or Path(args.outdir) / f"quality-{args.data}-{budget}.json"
+    rows: dict[str, dict] = json.loads(table.read_text()) if table.exists() else {}
+    for name in names:
+        if name in rows:
+            print(f"{name}: already in {table}, skipped")
+            continue
+        rows[name] = run_recipe(name, packed, args)
+        write_json(table, rows)  # after each recipe: a later sitting resumes from here
+        row = rows[name]
+        print(f"{name:18s} {row['kimg']:7.1f} kimg  FID {row['fid']:7.2f}  "
+              f"KID×1000 {row['kid_x1000']:6.2f}", flush=True)
+    print_table({n: rows[n] for n in rows if n in names or n == BASELINE},
+                f"{args.data}, 64 px, {budget} per recipe (table: {table})")
 
 
 if __name__ == "__main__":

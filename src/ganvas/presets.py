@@ -34,6 +34,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The textbook DCGAN (Radford et al. 2016; the PyTorch tutorial).
     "faces-dcgan": {"resolution": 64, "z_dim": 100, "lr_d": 2e-4, "lr_g": 2e-4,
                     "betas": (0.5, 0.999)},
+    # The same, spelled out so that it stays the paper's recipe whatever the defaults become:
+    # BCE, BatchNorm in G and D, Adam 2e-4 (0.5, 0.999), batch 64, no flips, no EMA, no
+    # augmentation.
+    "dcgan-paper": {"model": "dcgan", "arch": "dcgan", "z_dim": 100, "loss": "bce",
+                    "g_norm": "batch", "d_norm": "batch", "lr_d": 2e-4, "lr_g": 2e-4,
+                    "betas": (0.5, 0.999), "batch": 64, "mirror": False, "ema_kimg": 0.0,
+                    "diffaugment": "", "aug": "none", "r1": 0.0},
     # ganvas's all-round recipe; see docs/benchmarks.md for how it was chosen.
     "default": {"lr_d": 2e-4, "lr_g": 2e-4, "betas": (0.5, 0.999), "mirror": True,
                 "ema_kimg": 10.0},

@@ -187,13 +187,14 @@ def _needs_features(s: SideStats, label: str, what: str) -> np.ndarray:
 
 
 def evaluate(a: Any, b: Any, fid: bool = True, kid: bool = False, pr: bool = False,
-             n: int = 10000, batch_size: int | None = None,
+             n: int = 10000, n_b: int | None = None, batch_size: int | None = None,
              inception: str | os.PathLike | InceptionV3FID | None = None, cache: bool = True,
              device: str | torch.device | None = None, progress: bool = False) -> dict[str, Any]:
     """Compare side ``a`` (the reference, e.g. real data) with side ``b`` (e.g. a generator).
 
     Each side may be anything :func:`ganvas.metrics.sources.open_side` accepts; up to ``n``
-    images are used per side. Returns a flat dict: ``fid``, ``kid_mean``, ``kid_std``,
+    images are used per side (``n_b``, when given, for side B: e.g. 5,000 generated against
+    10,000 real). Returns a flat dict: ``fid``, ``kid_mean``, ``kid_std``,
     ``precision``, ``recall`` (those asked for), ``n_a``, ``n_b``, ``a``, ``b`` (descriptions),
     ``network``, ``preprocessing``, ``protocol`` (one line with all of it) and ``seconds``.
     """
@@ -205,7 +206,7 @@ def evaluate(a: Any, b: Any, fid: bool = True, kid: bool = False, pr: bool = Fal
     side_a, side_b = open_side(a, device), open_side(b, device)
     model = _model(inception, device)
     sa = side_stats(side_a, n, model, batch_size, "A", cache, progress)
-    sb = side_stats(side_b, n, model, batch_size, "B", cache, progress)
+    sb = side_stats(side_b, n_b or n, model, batch_size, "B", cache, progress)
     result: dict[str, Any] = {}
     if fid:
         small = [f"{label} has {s.n}" for label, s in (("A", sa), ("B", sb))
