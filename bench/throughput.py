@@ -219,10 +219,12 @@ def memory_check(images: int, steps: int, device: str) -> float:
             array[start:stop] = rng.integers(0, 256, (stop - start, 3, 64, 64), np.uint8)
         finish_packed(pack, array, None, {"source": "synthetic noise"})
         del array
-        code = ("import resource, ganvas, sys; ganvas.train(sys.argv[1], resolution=64, "
+        # VmHWM, not ru_maxrss: ru_maxrss survives fork+exec, so the child would report this
+        # process's peak (it has just written the whole pack through a memory map).
+        code = ("import ganvas, sys; ganvas.train(sys.argv[1], resolution=64, "
                 f"kimg={steps * 64 / 1000}, log_every=5, snapshot_kimg=1e6, device='{device}', "
                 "outdir=sys.argv[2], progress=False); "
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")
         out = subprocess.run([sys.executable, "-c", code, str(pack), str(Path(tmp) / "runs")],
                              capture_output=True, text=True, check=True)
         return int(out.stdout.strip().splitlines()[-1]) / 2**20
