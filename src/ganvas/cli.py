@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from ganvas import config as config_mod
 from ganvas.data.commands import dataset_group, prepare_command
 from ganvas.errors import GanvasError
 from ganvas.metrics.commands import evaluate_command
+from ganvas.report.commands import report_command
+from ganvas.sweep import sweep_command
+from ganvas.utils.cli import config_options
 
 DEMO_MINUTES = 3.0
 # How a run that did not finish its budget ends: Ctrl-C as shells expect, divergence as failure.
@@ -26,29 +28,6 @@ def fail(message: str) -> None:
     """Print one error line and exit with code 2."""
     click.echo(f"ganvas: error: {message}", err=True)
     sys.exit(2)
-
-
-def config_options(func: Callable) -> Callable:
-    """Add one ``--option`` per TrainConfig field (values are parsed and checked by config)."""
-    for name, f in reversed(list(config_mod.FIELDS.items())):
-        if name == "data":
-            continue
-        meta = f.metadata
-        default = f.default
-        default_text = "" if default is None else f" [default: {default}]"
-        if isinstance(default, tuple):
-            default_text = f" [default: {','.join(str(x) for x in default)}]"
-        help_text = meta["help"]
-        if meta["choices"]:
-            help_text += f" ({'|'.join(str(c) for c in meta['choices'])})"
-        opt_name = config_mod.option_name(name)
-        if config_mod.base_type(name) is bool:
-            decl = f"{opt_name}/--no-{opt_name[2:]}"
-            func = click.option(decl, name, default=None, help=help_text + default_text)(func)
-        else:
-            func = click.option(opt_name, name, default=None, metavar=meta["metavar"] or "VALUE",
-                                help=help_text + default_text)(func)
-    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -140,6 +119,8 @@ DEMO_OPTIONS: dict[str, Any] = {"resolution": 32, "g_channels": 32, "d_channels"
 main.add_command(prepare_command, "prepare")
 main.add_command(dataset_group, "dataset")
 main.add_command(evaluate_command, "evaluate")
+main.add_command(report_command, "report")
+main.add_command(sweep_command, "sweep")
 
 
 def run(argv: list[str] | None = None) -> int:

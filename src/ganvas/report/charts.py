@@ -2,7 +2,8 @@
 
 Noisy training curves (a point per log interval) are drawn faintly with a moving average over
 them, so the trend is readable without hiding the noise. Text and axes are dark grey, never
-black, which the browser test relies on to find the sample grids.
+black and the background is not pure white, which the browser test relies on to find the
+sample grids.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ganvas.training.plots import LABELS  # noqa: E402
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 INK = "#333a44"
+BACKGROUND = "#fdfdfe"  # the page's card colour; pure white is left to the sample grids
 SMOOTH_ABOVE = 40  # points; fewer are drawn as they are
 
 
@@ -68,7 +70,8 @@ def line_chart(series: Sequence[Series], title: str, ylabel: str, xlabel: str = 
                ylim: tuple[float, float] | None = None, reference: float | None = None,
                size: tuple[float, float] = (6.4, 3.4)) -> bytes:
     """A PNG of ``series`` (colours follow :data:`PALETTE` by position)."""
-    fig, ax = plt.subplots(figsize=size, dpi=110)
+    fig, ax = plt.subplots(figsize=size, dpi=110, facecolor=BACKGROUND)
+    ax.set_facecolor(BACKGROUND)
     for index, line in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
         style = "--" if line.dashed else "-"

@@ -1,0 +1,245 @@
+"""``ganvas sweep``: train every combination of a few options, then compare them on one page.
+
+It lives beside ``sampling.py`` rather than in ``ganvas.report`` because it drives training
+(``ganvas.train``, resume, skipping finished runs); ``ganvas.report`` only reads run folders.
+
+Runs go one after another into ``<outdir>/sweep-<name>/``, with ``sweep.json`` recording the grid.
+A run folder's own log.txt says whether the run finished, so a restarted sweep skips finished
+runs, continues a half-finished one with ``--resume``, and trains the rest. Several GPUs are not
+used in parallel yet: pass ``--device cuda:N`` to run a sweep on one of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from ganvas import config as config_mod
+from ganvas.errors import GanvasError
+from ganvas.utils.cli import config_options, user_errors
+from ganvas.utils.io import write_json
+
+#: Options whose own value is a comma list: their --vary values are separated by "/".
+LIST_OPTIONS = {"betas", "soft_labels", "diffaugment", "metrics"}
+#: Options the sweep sets itself.
+SWEEP_OWNED = {"outdir", "desc", "data"}
+FINISHED = ("budget", "diverged")  # a diverged run would diverge again: not retried
+
+
+@dataclass
+class SweepResult:
+    folder: Path
+    run_dirs: list[Path | None]
+    trained: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    stopped: str = "done"
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["lr_d=1e-4,2e-4", "batch=32"]`` -> ``{"lr_d": ["1e-4", "2e-4"], "batch": ["32"]}``."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        name = key.strip().lstrip("-").replace("-", "_")
+        if not sep or not name or not values.strip():
+            raise GanvasError(f"--vary: {item!r} is not KEY=V1,V2,... (e.g. lr_d=1e-4,2e-4)")
+        if name not in config_mod.FIELDS:
+            raise GanvasError(f"--vary: unknown option {key.strip()!r} (see ganvas train --help)")
+        if name in SWEEP_OWNED:
+            raise GanvasError(f"--vary: {name} cannot be varied (the sweep sets it)")
+        if name in grid:
+            raise GanvasError(f"--vary: {name} is given twice")
+        separator = "/" if name in LIST_OPTIONS else ","
+        grid[name] = [v.strip() for v in values.split(separator) if v.strip()]
+    if not grid:
+        raise GanvasError("--vary: give at least one KEY=V1,V2,...")
+    return grid
+
+
+def combinations(grid: dict[str, list[str]]) -> list[dict[str, str]]:
+    """The cartesian product of the grid, first key varying slowest."""
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def run_desc(settings: dict[str, str]) -> str:
+    """``{"lr_d": "1e-4", "batch": "32"}`` -> ``lr_d1e-4-batch32`` (safe in a folder name)."""
+    return "-".join(re.sub(r"[^A-Za-z0-9._=+]", "_", f"{k}{v}") for k, v in settings.items())
+
+
+def label(settings: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+def find_run(folder: Path, desc: str) -> Path | None:
+    """The newest run folder of this combination (``NNNNN-<data>-<model>-<desc>``)."""
+    pattern = re.compile(r"^(\d+)-.*-" + re.escape(desc) + "$")
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir()
+             and (m := pattern.match(p.name))] if folder.is_dir() else []
+    return max(found)[1] if found else None
+
+
+def run_state(run_dir: Path | None) -> str:
+    """``new``, a finished reason (``budget``/``diverged``), or ``partial`` (resumable)."""
+    from ganvas.report.run_data import load_run
+
+    if run_dir is None or not (run_dir / "checkpoints" / "latest.pt").is_file():
+        return "new"
+    stopped = load_run(run_dir).stopped
+    return stopped if stopped in FINISHED else "partial"
+
+
+def check_plan(data: str | None, grid: dict[str, list[str]], options: dict[str, Any],
+               preset: str | None, config_file: str | None) -> None:
+    """Resolve every combination's config now, so a bad value fails before any training."""
+    for name in grid:
+        if options.get(name) is not None:
+            raise GanvasError(f"--vary {name}: also given as {config_mod.option_name(name)}; "
+                              "give it once")
+    for settings in combinations(grid):
+        config_mod.resolve({**options, "data": data, **settings}, preset=preset,
+                           config_file=config_file)
+
+
+def sweep_record(name: str, data: str | None, grid: dict[str, list[str]],
+                 options: dict[str, Any], preset: str | None,
+                 config_file: str | None) -> dict[str, Any]:
+    return {"name": name, "data": data, "grid": grid, "preset": preset,
+            "config_file": config_file, "options": options}
+
+
+def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
+              name: str | None = None, resume: bool = False, preset: str | None = None,
+              config_file: str | None = None, progress: bool = True,
+              **options: Any) -> SweepResult:
+    """Train every combination of ``vary`` (``KEY=V1,V2`` strings or a dict of value lists).
+
+    ``options`` are fixed training options for every run. Returns where everything went.
+    """
+    from ganvas.training.session import train
+
+    grid = parse_vary(vary) if not isinstance(vary, dict) else \
+        parse_vary([f"{k}={('/' if k in LIST_OPTIONS else ',').join(map(str, v))}"
+                    for k, v in vary.items()])
+    options = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(options) - set(config_mod.FIELDS))
+    if unknown:
+        raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
+    name = name or "-".join(grid)
+    if not re.fullmatch(r"[A-Za-z0-9._=+-]+", name):
+        raise GanvasError(f"--name: {name!r} may hold only letters, digits and . _ = + -")
+    check_plan(data, grid, options, preset, config_file)
+
+    folder = Path(options.get("outdir", config_mod.TrainConfig.outdir)) / f"sweep-{name}"
+    record = sweep_record(name, data, grid, {k: v for k, v in options.items()
+                                             if k not in ("outdir", "device")},
+                          preset, config_file)
+    record = json.loads(json.dumps(record))  # as sweep.json will read back (lists, not tuples)
+    previous = read_sweep_json(folder)
+    if previous and {k: previous.get(k) for k in record} != record:
+        raise GanvasError(f"--name {name}: {folder} holds a different sweep (grid or options "
+                          "differ); choose another --name")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "sweep.json", record)
+
+    plan = combinations(grid)
+    states = [run_state(find_run(folder, run_desc(s))) for s in plan]
+    partial = [find_run(folder, run_desc(s)) for s, st in zip(plan, states) if st == "partial"]
+    if partial and not resume:
+        raise GanvasError(f"{partial[0]}: stopped before its budget; add --resume to continue "
+                          "it (or delete that folder to start it over)")
+
+    result = SweepResult(folder, [])
+    for index, (settings, state) in enumerate(zip(plan, states), 1):
+        desc = run_desc(settings)
+        if options.get("desc"):
+            desc = f"{options['desc']}-{desc}"
+        head = f"[{index}/{len(plan)}] {label(settings)}"
+        if state in FINISHED:
+            result.skipped.append(find_run(folder, desc))  # type: ignore[arg-type]
+            click.echo(f"{head}: already finished ({state}), skipped", err=True)
+            continue
+        click.echo(f"{head}: training", err=True)
+        if state == "partial":
+            outcome = train(resume=find_run(folder, desc), progress=progress,
+                            **({"device": options["device"]} if "device" in options else {}))
+        else:
+            outcome = train(data, preset=preset, config_file=config_file, progress=progress,
+                            **{**options, **settings, "outdir": str(folder), "desc": desc})
+        result.trained.append(outcome.run_dir)
+        if outcome.stopped == "interrupted":
+            result.stopped = "interrupted"
+            break
+    result.run_dirs = [find_run(folder, run_desc(s)) for s in plan]
+    write_sweep_pages(folder, grid, plan, result.run_dirs)
+    return result
+
+
+def read_sweep_json(folder: Path) -> dict[str, Any]:
+    from ganvas.report.run_data import read_json_object
+
+    return read_json_object(folder / "sweep.json")
+
+
+def write_sweep_pages(folder: Path, grid: dict[str, list[str]], plan: list[dict[str, str]],
+                      run_dirs: Sequence[Path | None]) -> None:
+    """``sweep.md`` and ``sweep.html``: the table of every combination, and curves overlaid."""
+    from ganvas.report.compare import SCORE_COLUMNS, comparison_section, markdown_table, \
+        score_row
+    from ganvas.report.html import page, write_html
+    from ganvas.report.run_data import load_run
+    from ganvas.utils.io import atomic_open
+
+    runs = {i: load_run(d) for i, d in enumerate(run_dirs) if d is not None}
+    headers = [*grid, *SCORE_COLUMNS, "run folder"]
+    rows = []
+    for i, settings in enumerate(plan):
+        scores = score_row(runs[i]) if i in runs else {c: "–" for c in SCORE_COLUMNS}
+        rows.append([*settings.values(), *(scores[c] for c in SCORE_COLUMNS),
+                     runs[i].name if i in runs else "not run yet"])
+    with atomic_open(folder / "sweep.md", "w", encoding="utf-8") as f:
+        f.write(f"# Sweep {folder.name}\n\nVaried: "
+                + "; ".join(f"`{k}` = {', '.join(v)}" for k, v in grid.items())
+                + "\n\n" + markdown_table(headers, rows))
+    done = sorted(runs)
+    body = comparison_section([runs[i] for i in done], [label(plan[i]) for i in done],
+                              settings=list(grid), title="Runs") if done else ""
+    write_html(folder / "sweep.html",
+               page(f"Sweep: {folder.name}", body,
+                    subtitle=f"{len(done)} of {len(plan)} runs: "
+                    + "; ".join(f"{k} = {', '.join(v)}" for k, v in grid.items())))
+
+
+@click.command("sweep", context_settings={"help_option_names": ["-h", "--help"],
+                                          "show_default": False})
+@click.argument("data", required=False)
+@click.option("--vary", multiple=True, required=True, metavar="KEY=V1,V2",
+              help="An option and its values (repeat for a grid; options that take a comma "
+                   "list separate values with /).")
+@click.option("--name", default=None, help="Sweep folder: OUTDIR/sweep-NAME [default: the "
+              "varied keys].")
+@click.option("--resume", is_flag=True, help="Continue a run the sweep left half-finished.")
+@click.option("--preset", default=None, help="Start every run from a named configuration.")
+@click.option("--config", "config_file", default=None, metavar="FILE.toml",
+              help="Options for every run from a TOML file.")
+@click.option("--progress/--no-progress", default=True, help="Show each run's progress bar.")
+@config_options
+@user_errors
+def sweep_command(data: str | None, vary: tuple[str, ...], name: str | None, resume: bool,
+                  preset: str | None, config_file: str | None, progress: bool,
+                  **options: Any) -> None:
+    """Train DATA once per combination of the --vary values, then compare the runs."""
+    result = run_sweep(data, vary, name=name, resume=resume, preset=preset,
+                       config_file=config_file, progress=progress, **options)
+    click.echo(f"sweep folder: {result.folder} ({len(result.trained)} trained, "
+               f"{len(result.skipped)} already finished)")
+    click.echo(f"  table: {result.folder / 'sweep.md'}   page: {result.folder / 'sweep.html'}")
+    if result.stopped == "interrupted":
+        click.echo("interrupted; continue with the same command and --resume", err=True)
+        sys.exit(130)
