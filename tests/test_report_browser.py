@@ -59,11 +59,11 @@ def test_report_renders_plots_and_images(tmp_path: Path) -> None:
     assert black > 40_000
     rows, cols = np.nonzero(shot.max(axis=2) <= 6)
     assert rows.max() - rows.min() > 200 and cols.max() - cols.min() > 200
-    assert int((shot.min(axis=2) == 255).sum()) > 2_000  # the digits' white strokes
+    grid = shot[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    assert (grid.min(axis=2) > 200).mean() > 0.03  # with the digits' white strokes in it
 
     # The same run without its pictures: the black area is gone, so the check above is real.
     bare = tmp_path / "bare" / run.name
     shutil.copytree(run, bare, ignore=shutil.ignore_patterns("*.png", "checkpoints"))
     bare_shot = screenshot(write_report([bare], tmp_path / "bare.html"), tmp_path)
     assert pure_black(bare_shot) < black / 100
-    assert int((bare_shot.min(axis=2) == 255).sum()) < 200

@@ -56,6 +56,7 @@ def test_sweep_table_matches_the_runs_and_a_rerun_skips_them(
     assert result.folder == folder and len(result.trained) == 2 and not result.skipped
     recorded = json.loads((folder / "sweep.json").read_text())
     assert recorded["grid"] == {"batch": ["8", "16"]} and recorded["data"] == "mnist-test"
+    assert [r["run_dir"] for r in recorded["runs"]] == [d.name for d in result.run_dirs]
 
     rows = markdown_rows(folder / "sweep.md")
     assert [r["batch"] for r in rows] == ["8", "16"]
@@ -69,7 +70,7 @@ def test_sweep_table_matches_the_runs_and_a_rerun_skips_them(
                                                        rel=5e-3)
         assert row["final FID"] == "–" and row["stopped"] == "budget"
     html = (folder / "sweep.html").read_text()
-    assert "batch=8" in html and "batch=16" in html and "src=\"http" not in html
+    assert all(d.name in html for d in result.run_dirs) and "src=\"http" not in html
 
     # Run again: both runs are finished, so nothing trains.
     monkeypatch.setattr(session, "train", lambda *a, **k: pytest.fail("trained again"))

@@ -70,7 +70,7 @@ def combinations(grid: dict[str, list[str]]) -> list[dict[str, str]]:
 
 def run_desc(settings: dict[str, str]) -> str:
     """``{"lr_d": "1e-4", "batch": "32"}`` -> ``lr_d1e-4-batch32`` (safe in a folder name)."""
-    return "-".join(re.sub(r"[^A-Za-z0-9._=+]", "_", f"{k}{v}") for k, v in settings.items())
+    return "-".join(re.sub(r"[^A-Za-z0-9._=+-]", "_", f"{k}{v}") for k, v in settings.items())
 
 
 def label(settings: dict[str, str]) -> str:
@@ -177,6 +177,8 @@ def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
             result.stopped = "interrupted"
             break
     result.run_dirs = [find_run(folder, run_desc(s)) for s in plan]
+    write_json(folder / "sweep.json", {**record, "runs": [
+        {"settings": s, "run_dir": d.name if d else None} for s, d in zip(plan, result.run_dirs)]})
     write_sweep_pages(folder, grid, plan, result.run_dirs)
     return result
 

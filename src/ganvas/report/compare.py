@@ -72,25 +72,31 @@ def chart_grid(charts: Sequence[bytes], alt: str) -> Html:
 
 def comparison_section(runs: Sequence[RunData], labels: Sequence[str] | None = None,
                        settings: Sequence[str] | None = None, title: str = "Comparison") -> Html:
-    """A table of the differing settings and scores, and the overlaid curves.
+    """A table of settings and scores, and the overlaid curves.
 
-    ``labels`` name the runs in legends (default: folder names); ``settings`` picks the config
-    keys shown (default: those that differ).
+    ``labels`` name the runs in legends (default: folder names). ``settings`` picks the config
+    keys shown; by default, those that differ, with the folder names as the first column.
     """
     labels = list(labels or [run.name for run in runs])
-    keys = list(settings if settings is not None else differing_settings(runs))
+    chosen = settings is not None
+    keys = list(settings if chosen else differing_settings(runs))
+    first = [] if chosen else ["run"]
     rows = []
     for run, label in zip(runs, labels):
         scores = score_row(run)
-        rows.append([label, *(fmt(run.setting(k)) for k in keys),
-                     *(scores[c] for c in SCORE_COLUMNS)])
-    first_score = 1 + len(keys)
-    numeric = range(first_score, first_score + len(SCORE_COLUMNS) - 1)
-    note = tag("p", "Settings that differ: ", *join_codes(keys)) if keys else \
-        tag("p", "All runs have the same settings.", cls="missing")
-    return section(title, note, table(["run", *keys, *SCORE_COLUMNS], rows, numeric=numeric),
+        rows.append([*([] if chosen else [label]), *(fmt(run.setting(k)) for k in keys),
+                     *(scores[c] for c in SCORE_COLUMNS), *([run.name] if chosen else [])])
+    start = len(first) + len(keys)
+    numeric = range(start, start + len(SCORE_COLUMNS) - 1)
+    headers = [*first, *keys, *SCORE_COLUMNS, *(["run folder"] if chosen else [])]
+    if keys:
+        note = tag("p", "Settings compared: " if chosen else "Settings that differ: ",
+                   *join_codes(keys))
+    else:
+        note = tag("p", "All runs have the same settings.", cls="missing")
+    return section(title, note, table(headers, rows, numeric=numeric),
                    chart_grid(overlay_charts(runs, labels), "comparison chart"),
-                   id="comparison")
+                   anchor="comparison")
 
 
 def join_codes(keys: Sequence[str]) -> list[Html]:

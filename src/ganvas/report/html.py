@@ -114,8 +114,9 @@ def img(uri: str | None, alt: str, cls: str | None = None) -> Html:
                 + ">")
 
 
-def section(title: str, *children: Any, id: str | None = None) -> Html:
-    return tag("section", tag("h2", title), *children, id=id, cls="card")
+def section(title: str, *children: Any, anchor: str | None = None) -> Html:
+    """A card with a heading; ``anchor`` makes it linkable as ``#anchor``."""
+    return tag("section", tag("h2", title), *children, id=anchor, cls="card")
 
 
 def page(title: str, *children: Any, subtitle: str | None = None) -> Html:
@@ -166,15 +167,15 @@ h3 { margin: 16px 0 8px; font-size: 15px; font-weight: 600; color: var(--muted);
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid var(--line);
-         vertical-align: top; overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 600; background: var(--bg); }
+         vertical-align: top; overflow-wrap: break-word; }
+th { color: var(--muted); font-weight: 600; background: var(--bg); white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #f8f9fb; }
 .config { columns: 2 420px; column-gap: 28px; }
 .config > div { break-inside: avoid; margin-bottom: 12px; }
 .protocol { color: var(--muted); font-size: 13px; overflow-wrap: anywhere; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr));
-          gap: 14px; }
+          gap: 14px; margin-top: 16px; }
 .charts img { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
 .pair figure { margin: 0; text-align: center; }
