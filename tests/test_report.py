@@ -10,6 +10,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -18,6 +19,7 @@ import ganvas
 from ganvas.cli import run as cli_run
 from ganvas.errors import GanvasError
 from ganvas.report import write_report, write_run_report
+from ganvas.report.charts import moving_average
 from ganvas.report.commands import report_command
 from ganvas.report.compare import differing_settings
 from ganvas.report.document import evenly_spaced
@@ -107,6 +109,8 @@ def test_summary_and_metric_table_follow_the_files(run_copy: Path) -> None:
                {"step": 63, "kimg": 2.016, "fid": 301.25, "kid_mean": 0.3, "kid_std": 0.02,
                 "seconds": 3.0, "protocol": "fid over <8> images & stuff"}]
     (run_copy / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with_ada = [{**r, "ada_p": 0.1 * i, "ada_rt": 0.6} for i, r in enumerate(stats)]
+    (run_copy / "stats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in with_ada))
     document, parts = parse(write_report([run_copy], run_copy / "r.html"))
     text = " ".join(parts.text)
     assert f"{stats[-1]['kimg'] * 1000:,.0f}" in text            # images seen
@@ -117,7 +121,7 @@ def test_summary_and_metric_table_follow_the_files(run_copy: Path) -> None:
     assert "0.25 ± 0.01" in text
     assert "protocol: fid over <8> images & stuff" in text
     assert "&lt;8&gt; images &amp; stuff" in document
-    assert len(parts.images) == 3 + 2 + 4 + 2                      # + FID and KID charts
+    assert len(parts.images) == 3 + 2 + 4 + 2 + 1                  # + FID, KID and ADA
 
 
 def test_partial_run_folders_never_break_the_report(tmp_path: Path, trained_run: Path) -> None:
@@ -170,6 +174,11 @@ def test_report_command_errors_are_one_line(tmp_path: Path) -> None:
     err = result.stderr.strip()
     assert err.startswith("ganvas: error: ") and "not a run folder" in err
     assert len(err.splitlines()) == 1
+
+
+def test_moving_average_by_hand() -> None:
+    np.testing.assert_allclose(moving_average([1, 2, 3, 4], 3), [1.5, 2, 3, 3.5])
+    np.testing.assert_allclose(moving_average([1, float("nan"), 3], 3), [1, 2, 3])
 
 
 def test_evenly_spaced_keeps_first_and_last() -> None:

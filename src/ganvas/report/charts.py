@@ -35,7 +35,6 @@ class Series:
     label: str
     xs: Sequence[float]
     ys: Sequence[float]
-    dashed: bool = False
 
 
 def label_of(key: str) -> str:
@@ -45,14 +44,14 @@ def label_of(key: str) -> str:
 
 
 def series_of(records: Sequence[dict], key: str, label: str | None = None,
-              x: str = "kimg", dashed: bool = False) -> Series | None:
+              x: str = "kimg") -> Series | None:
     """The (x, key) points of ``records`` that have both, as a Series (None if there are none)."""
     points = [(r[x], r[key]) for r in records
               if isinstance(r.get(x), (int, float)) and isinstance(r.get(key), (int, float))]
     if not points:
         return None
     xs, ys = zip(*points)
-    return Series(label or label_of(key), xs, ys, dashed)
+    return Series(label or label_of(key), xs, ys)
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
@@ -74,14 +73,13 @@ def line_chart(series: Sequence[Series], title: str, ylabel: str, xlabel: str = 
     ax.set_facecolor(BACKGROUND)
     for index, line in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
-        style = "--" if line.dashed else "-"
         if len(line.ys) > SMOOTH_ABOVE:
-            ax.plot(line.xs, line.ys, style, color=color, alpha=0.25, linewidth=0.8)
+            ax.plot(line.xs, line.ys, color=color, alpha=0.25, linewidth=0.8)
             window = max(3, len(line.ys) // 40)
-            ax.plot(line.xs, moving_average(line.ys, window), style, color=color,
-                    linewidth=1.8, label=line.label)
+            ax.plot(line.xs, moving_average(line.ys, window), color=color, linewidth=1.8,
+                    label=line.label)
         else:
-            ax.plot(line.xs, line.ys, style, color=color, linewidth=1.8, label=line.label,
+            ax.plot(line.xs, line.ys, color=color, linewidth=1.8, label=line.label,
                     marker="o" if len(line.ys) <= 12 else None, markersize=3.5)
     if reference is not None:
         ax.axhline(reference, color="#9aa5b1", linewidth=1, linestyle=":")

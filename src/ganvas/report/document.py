@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ganvas.config import FIELDS
-from ganvas.report.charts import label_of, line_chart, series_of
+from ganvas.report.charts import line_chart, series_of
 from ganvas.report.compare import chart_grid, comparison_section, flat_config
-from ganvas.report.html import (Html, duration, fmt, image_uri, img, page, section, table, tag,
+from ganvas.report.html import (Html, duration, fmt, image_uri, img, page, table, tag,
                                 write_html)
 from ganvas.report.run_data import RunData, load_run
 
@@ -163,9 +163,10 @@ def describe_run(run: RunData) -> str:
     parts = [run.setting("dataset.name") or run.setting("data"),
              " ".join(str(p) for p in (run.setting("model"), run.setting("resolution")) if p)
              + (" px" if run.setting("resolution") else "")]
-    kimg = run.setting("kimg")
-    if kimg:
-        parts.append(f"budget {fmt(kimg)} kimg")
+    budget = [f"{fmt(run.setting(key))} {unit}" for key, unit in
+              (("kimg", "kimg"), ("epochs", "epochs"), ("minutes", "min")) if run.setting(key)]
+    if budget:
+        parts.append("budget " + ", ".join(budget))
     return " · ".join(str(p) for p in parts if p)
 
 
