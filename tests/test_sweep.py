@@ -111,3 +111,19 @@ def test_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip() == "ganvas: error: --vary: unknown option 'nope' (see ganvas " \
                                     "train --help)"
+
+
+@pytest.mark.slow  # two subprocesses each import torch: ~10 s on an idle machine
+def test_parallel_sweep_runs_one_subprocess_per_device(tmp_path: Path) -> None:
+    """Two "devices" (both the CPU here; cuda:0 and cuda:1 on a GPU machine), two runs at once."""
+    options = dict(FIXED, batch=16, kimg=0.016, mirror=True, betas=(0.5, 0.99),
+                   outdir=str(tmp_path), progress=False)
+    result = run_sweep("mnist-test", ["lr_d=1e-4,2e-4"], devices=["cpu", "cpu"], **options)
+    assert result.stopped == "done" and sorted(result.trained) == sorted(result.run_dirs)
+    for run_dir, lr_d in zip(result.run_dirs, (1e-4, 2e-4)):
+        config = json.loads((run_dir / "config.json").read_text())
+        assert config["lr_d"] == lr_d and config["device"] == "cpu"
+        assert config["mirror"] is True and config["betas"] == [0.5, 0.99]
+        assert "stopped (budget)" in (run_dir / "log.txt").read_text()
+    assert len(list((result.folder / "logs").glob("*.txt"))) == 2
+    assert [r["stopped"] for r in markdown_rows(result.folder / "sweep.md")] == ["budget"] * 2

@@ -5,8 +5,8 @@ It lives beside ``sampling.py`` rather than in ``ganvas.report`` because it driv
 
 Runs go one after another into ``<outdir>/sweep-<name>/``, with ``sweep.json`` recording the grid.
 A run folder's own log.txt says whether the run finished, so a restarted sweep skips finished
-runs, continues a half-finished one with ``--resume``, and trains the rest. Several GPUs are not
-used in parallel yet: pass ``--device cuda:N`` to run a sweep on one of them.
+runs, continues a half-finished one with ``--resume``, and trains the rest. With several GPUs the
+runs go in parallel, one per GPU (:mod:`ganvas.sweep_parallel`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,16 @@ LIST_OPTIONS = {"betas", "soft_labels", "diffaugment", "metrics"}
 #: Options the sweep sets itself.
 SWEEP_OWNED = {"outdir", "desc", "data"}
 FINISHED = ("budget", "diverged")  # a diverged run would diverge again: not retried
+
+
+@dataclass
+class Job:
+    """A combination still to train (``resume_dir``: the half-finished run to continue)."""
+
+    head: str
+    settings: dict[str, str]
+    desc: str
+    resume_dir: Path | None = None
 
 
 @dataclass
@@ -77,6 +87,14 @@ def label(settings: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items())
 
 
+def default_devices(options: dict[str, Any]) -> list[str]:
+    """Every CUDA GPU when there are several and ``--device`` is not given; else none."""
+    import torch
+
+    count = torch.cuda.device_count() if "device" not in options else 0
+    return [f"cuda:{i}" for i in range(count)] if count > 1 else []
+
+
 def find_run(folder: Path, desc: str) -> Path | None:
     """The newest run folder of this combination (``NNNNN-<data>-<model>-<desc>``)."""
     pattern = re.compile(r"^(\d+)-.*-" + re.escape(desc) + "$")
@@ -117,13 +135,13 @@ def sweep_record(name: str, data: str | None, grid: dict[str, list[str]],
 def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
               name: str | None = None, resume: bool = False, preset: str | None = None,
               config_file: str | None = None, progress: bool = True,
-              **options: Any) -> SweepResult:
+              devices: Sequence[str] | None = None, **options: Any) -> SweepResult:
     """Train every combination of ``vary`` (``KEY=V1,V2`` strings or a dict of value lists).
 
-    ``options`` are fixed training options for every run. Returns where everything went.
+    ``options`` are fixed training options for every run. With several ``devices`` the runs go
+    in parallel, one per device, as ``ganvas train`` subprocesses (default: every CUDA GPU when
+    there are several and no ``device`` option is given). Returns where everything went.
     """
-    from ganvas.training.session import train
-
     grid = parse_vary(vary) if not isinstance(vary, dict) else \
         parse_vary([f"{k}={('/' if k in LIST_OPTIONS else ',').join(map(str, v))}"
                     for k, v in vary.items()])
@@ -156,31 +174,53 @@ def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
                           "it (or delete that folder to start it over)")
 
     result = SweepResult(folder, [])
+    jobs = []
     for index, (settings, state) in enumerate(zip(plan, states), 1):
-        desc = run_desc(settings)
-        if options.get("desc"):
-            desc = f"{options['desc']}-{desc}"
+        desc = f"{options['desc']}-{run_desc(settings)}" if options.get("desc") \
+            else run_desc(settings)
         head = f"[{index}/{len(plan)}] {label(settings)}"
         if state in FINISHED:
             result.skipped.append(find_run(folder, desc))  # type: ignore[arg-type]
             click.echo(f"{head}: already finished ({state}), skipped", err=True)
-            continue
-        click.echo(f"{head}: training", err=True)
-        if state == "partial":
-            outcome = train(resume=find_run(folder, desc), progress=progress,
-                            **({"device": options["device"]} if "device" in options else {}))
         else:
-            outcome = train(data, preset=preset, config_file=config_file, progress=progress,
-                            **{**options, **settings, "outdir": str(folder), "desc": desc})
-        result.trained.append(outcome.run_dir)
-        if outcome.stopped == "interrupted":
-            result.stopped = "interrupted"
-            break
+            jobs.append(Job(head, settings, desc, find_run(folder, desc)
+                            if state == "partial" else None))
+    devices = list(devices) if devices is not None else default_devices(options)
+    if len(devices) > 1:
+        from ganvas.sweep_parallel import train_in_parallel
+
+        result.trained, result.stopped = train_in_parallel(
+            jobs, devices, folder, data, options, preset, config_file)
+    else:
+        result.trained, result.stopped = train_one_by_one(
+            jobs, folder, data, options, preset, config_file, progress)
     result.run_dirs = [find_run(folder, run_desc(s)) for s in plan]
     write_json(folder / "sweep.json", {**record, "runs": [
         {"settings": s, "run_dir": d.name if d else None} for s, d in zip(plan, result.run_dirs)]})
     write_sweep_pages(folder, grid, plan, result.run_dirs)
     return result
+
+
+def train_one_by_one(jobs: Sequence[Job], folder: Path, data: str | None,
+                     options: dict[str, Any], preset: str | None, config_file: str | None,
+                     progress: bool) -> tuple[list[Path], str]:
+    """Train ``jobs`` in this process; stop at a Ctrl-C. Returns (run folders, how it ended)."""
+    from ganvas.training.session import train
+
+    trained = []
+    for job in jobs:
+        click.echo(f"{job.head}: training", err=True)
+        if job.resume_dir is not None:
+            outcome = train(resume=job.resume_dir, progress=progress,
+                            **({"device": options["device"]} if "device" in options else {}))
+        else:
+            outcome = train(data, preset=preset, config_file=config_file, progress=progress,
+                            **{**options, **job.settings, "outdir": str(folder),
+                               "desc": job.desc})
+        trained.append(outcome.run_dir)
+        if outcome.stopped == "interrupted":
+            return trained, "interrupted"
+    return trained, "done"
 
 
 def read_sweep_json(folder: Path) -> dict[str, Any]:
@@ -231,14 +271,19 @@ def write_sweep_pages(folder: Path, grid: dict[str, list[str]], plan: list[dict[
 @click.option("--config", "config_file", default=None, metavar="FILE.toml",
               help="Options for every run from a TOML file.")
 @click.option("--progress/--no-progress", default=True, help="Show each run's progress bar.")
+@click.option("--devices", default=None, metavar="LIST", help="Train in parallel, one run per "
+              "device, e.g. cuda:0,cuda:1 [default: every CUDA GPU when there are several and "
+              "--device is not given].")
 @config_options
 @user_errors
 def sweep_command(data: str | None, vary: tuple[str, ...], name: str | None, resume: bool,
                   preset: str | None, config_file: str | None, progress: bool,
-                  **options: Any) -> None:
+                  devices: str | None, **options: Any) -> None:
     """Train DATA once per combination of the --vary values, then compare the runs."""
+    device_list = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
     result = run_sweep(data, vary, name=name, resume=resume, preset=preset,
-                       config_file=config_file, progress=progress, **options)
+                       config_file=config_file, progress=progress, devices=device_list,
+                       **options)
     click.echo(f"sweep folder: {result.folder} ({len(result.trained)} trained, "
                f"{len(result.skipped)} already finished)")
     click.echo(f"  table: {result.folder / 'sweep.md'}   page: {result.folder / 'sweep.html'}")
