@@ -125,11 +125,33 @@ def check_plan(data: str | None, grid: dict[str, list[str]], options: dict[str, 
                            config_file=config_file)
 
 
-def sweep_record(name: str, data: str | None, grid: dict[str, list[str]],
-                 options: dict[str, Any], preset: str | None,
-                 config_file: str | None) -> dict[str, Any]:
-    return {"name": name, "data": data, "grid": grid, "preset": preset,
-            "config_file": config_file, "options": options}
+def open_sweep_folder(data: str | None, grid: dict[str, list[str]], name: str | None,
+                      options: dict[str, Any], preset: str | None,
+                      config_file: str | None) -> tuple[Path, dict[str, Any]]:
+    """Check the whole plan, then create (or reopen) ``<outdir>/sweep-<name>/``.
+
+    Returns the folder and the sweep's record. Reopening with a different grid or different
+    options is refused: the finished runs there would no longer belong to the sweep.
+    """
+    unknown = sorted(set(options) - set(config_mod.FIELDS))
+    if unknown:
+        raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
+    name = name or "-".join(grid)
+    if not re.fullmatch(r"[A-Za-z0-9._=+-]+", name):
+        raise GanvasError(f"--name: {name!r} may hold only letters, digits and . _ = + -")
+    check_plan(data, grid, options, preset, config_file)
+    folder = Path(options.get("outdir", config_mod.TrainConfig.outdir)) / f"sweep-{name}"
+    fixed = {k: v for k, v in options.items() if k not in ("outdir", "device")}
+    record = {"name": name, "data": data, "grid": grid, "preset": preset,
+              "config_file": config_file, "options": fixed}
+    record = json.loads(json.dumps(record))  # as sweep.json reads back (lists, not tuples)
+    previous = read_sweep_json(folder)
+    if previous and {k: previous.get(k) for k in record} != record:
+        raise GanvasError(f"--name {name}: {folder} holds a different sweep (grid or options "
+                          "differ); choose another --name")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "sweep.json", record)
+    return folder, record
 
 
 def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
@@ -146,45 +168,25 @@ def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
         parse_vary([f"{k}={('/' if k in LIST_OPTIONS else ',').join(map(str, v))}"
                     for k, v in vary.items()])
     options = {k: v for k, v in options.items() if v is not None}
-    unknown = sorted(set(options) - set(config_mod.FIELDS))
-    if unknown:
-        raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
-    name = name or "-".join(grid)
-    if not re.fullmatch(r"[A-Za-z0-9._=+-]+", name):
-        raise GanvasError(f"--name: {name!r} may hold only letters, digits and . _ = + -")
-    check_plan(data, grid, options, preset, config_file)
-
-    folder = Path(options.get("outdir", config_mod.TrainConfig.outdir)) / f"sweep-{name}"
-    record = sweep_record(name, data, grid, {k: v for k, v in options.items()
-                                             if k not in ("outdir", "device")},
-                          preset, config_file)
-    record = json.loads(json.dumps(record))  # as sweep.json will read back (lists, not tuples)
-    previous = read_sweep_json(folder)
-    if previous and {k: previous.get(k) for k in record} != record:
-        raise GanvasError(f"--name {name}: {folder} holds a different sweep (grid or options "
-                          "differ); choose another --name")
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "sweep.json", record)
-
+    folder, record = open_sweep_folder(data, grid, name, options, preset, config_file)
     plan = combinations(grid)
-    states = [run_state(find_run(folder, run_desc(s))) for s in plan]
-    partial = [find_run(folder, run_desc(s)) for s, st in zip(plan, states) if st == "partial"]
-    if partial and not resume:
-        raise GanvasError(f"{partial[0]}: stopped before its budget; add --resume to continue "
-                          "it (or delete that folder to start it over)")
-
     result = SweepResult(folder, [])
     jobs = []
-    for index, (settings, state) in enumerate(zip(plan, states), 1):
+    for index, settings in enumerate(plan, 1):
         desc = f"{options['desc']}-{run_desc(settings)}" if options.get("desc") \
             else run_desc(settings)
         head = f"[{index}/{len(plan)}] {label(settings)}"
+        run_dir = find_run(folder, desc)
+        state = run_state(run_dir)
+        if state == "partial" and not resume:
+            raise GanvasError(f"{run_dir}: stopped before its budget; add --resume to continue "
+                              "it (or delete that folder to start it over)")
         if state in FINISHED:
-            result.skipped.append(find_run(folder, desc))  # type: ignore[arg-type]
+            result.skipped.append(run_dir)  # type: ignore[arg-type]
             click.echo(f"{head}: already finished ({state}), skipped", err=True)
         else:
-            jobs.append(Job(head, settings, desc, find_run(folder, desc)
-                            if state == "partial" else None))
+            jobs.append(Job(head, settings, desc, run_dir if state == "partial" else None))
+
     devices = list(devices) if devices is not None else default_devices(options)
     if len(devices) > 1:
         from ganvas.sweep_parallel import train_in_parallel
