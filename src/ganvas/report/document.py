@@ -173,7 +173,7 @@ def describe_run(run: RunData) -> str:
 def render_report(runs: Sequence[RunData]) -> str:
     if len(runs) == 1:
         run = runs[0]
-        return page(f"Training report: {run.name}", run_section(run, "Run"),
+        return page(f"Training report: {run.name}", run_section(run, run.name),
                     subtitle=describe_run(run))
     return page(f"Training report: {len(runs)} runs", comparison_section(runs),
                 *(run_section(run, run.name) for run in runs),
