@@ -66,8 +66,8 @@ def test_sweep_table_matches_the_runs_and_a_rerun_skips_them(
         assert config["batch"] == int(row["batch"])
         last = json.loads((run_dir / "stats.jsonl").read_text().splitlines()[-1])
         assert row["images seen"] == f"{round(last['kimg'] * 1000):,}"
-        assert float(row["images/s"].replace(",", "")) == pytest.approx(last["kimg"] * 1000 / last["time_s"],
-                                                       rel=5e-3)
+        img_per_s = last["kimg"] * 1000 / last["time_s"]
+        assert float(row["images/s"].replace(",", "")) == pytest.approx(img_per_s, rel=5e-3)
         assert row["final FID"] == "–" and row["stopped"] == "budget"
     html = (folder / "sweep.html").read_text()
     assert all(d.name in html for d in result.run_dirs) and "src=\"http" not in html

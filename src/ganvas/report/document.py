@@ -22,6 +22,9 @@ EVOLUTION_STEPS = 12      # sample grids shown in the evolution strip (first and
 THUMBNAIL_SIDE = 360      # pixels of an evolution thumbnail
 SAMPLE_SIDE = 1024        # pixels of the final samples and the reals
 
+#: Metric table columns (header, metrics.jsonl key); columns no record has are left out.
+METRIC_COLUMNS = (("kimg", "kimg"), ("step", "step"), ("FID", "fid"), ("KID", "kid_mean"),
+                  ("precision", "precision"), ("recall", "recall"), ("seconds", "seconds"))
 GROUP_TITLES = {"optim": "optimisation", "loss": "loss and regularisation",
                 "metrics": "metrics while training"}
 UNIT_RANGE = (-0.02, 1.02)
@@ -69,8 +72,8 @@ def summary_part(run: RunData) -> Html:
              fact("stopped", run.stopped or "still running")]
     if run.metrics:
         facts += [fact("final FID", fmt(run.final_metric("fid"))),
-                  fact("best FID", "–" if best_fid is None
-                       else f"{fmt(best_fid[1])} @ {fmt(best_fid[0])} kimg"),
+                  fact("best FID" if best_fid is None else f"best FID, at {fmt(best_fid[0])} kimg",
+                       "–" if best_fid is None else fmt(best_fid[1])),
                   fact("final KID", fmt(run.final_metric("kid_mean")))]
     warnings = [tag("div", text, cls="warning") for text in run.warnings]
     if run.stopped == "diverged":
@@ -114,21 +117,24 @@ def evolution_part(run: RunData) -> Html:
                 + tag("div", *figures, cls="strip"))
 
 
+def kid_text(record: dict[str, Any]) -> str:
+    """``0.0123 ± 0.0004`` (the ± part only when the record has a spread)."""
+    mean, std = record.get("kid_mean"), record.get("kid_std")
+    return fmt(mean) if std is None else f"{fmt(mean)} ± {fmt(std)}"
+
+
 def metrics_part(run: RunData) -> Html:
     """Every evaluation, and the protocol that makes its numbers comparable."""
     if not run.metrics:
         return Html(tag("h3", "Metrics") + tag("p", "No metrics were measured (train with "
                                                "--metrics fid to add them).", cls="missing"))
-    rows = []
-    for r in run.metrics:
-        kid = fmt(r.get("kid_mean")) if r.get("kid_std") is None else \
-            f"{fmt(r.get('kid_mean'))} ± {fmt(r.get('kid_std'))}"
-        rows.append([fmt(r.get("kimg")), fmt(r.get("step")), fmt(r.get("fid")), kid,
-                     fmt(r.get("precision")), fmt(r.get("recall")), fmt(r.get("seconds"), 3)])
+    columns = [(header, key) for header, key in METRIC_COLUMNS
+               if key in ("kimg", "step") or any(r.get(key) is not None for r in run.metrics)]
+    rows = [[kid_text(r) if key == "kid_mean" else fmt(r.get(key)) for _, key in columns]
+            for r in run.metrics]
     protocols = list(dict.fromkeys(str(r["protocol"]) for r in run.metrics if r.get("protocol")))
     return Html(tag("h3", "Metrics")
-                + table(["kimg", "step", "FID", "KID", "precision", "recall", "seconds"], rows,
-                        numeric=range(7))
+                + table([header for header, _ in columns], rows, numeric=range(len(columns)))
                 + "".join(tag("p", "protocol: ", p, cls="protocol") for p in protocols))
 
 

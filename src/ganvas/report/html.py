@@ -44,7 +44,7 @@ def tag(name: str, *children: Any, **attrs: Any) -> Html:
 
 
 def fmt(value: Any, digits: int = 4) -> str:
-    """Numbers for tables: ``digits`` significant figures, thousands separators, ``–`` for none."""
+    """Numbers for tables: ``digits`` significant figures, thousands separators, ``–`` if none."""
     if value is None or value == "" or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     if isinstance(value, bool):
