@@ -7,17 +7,19 @@ once. User mistakes surface as ``ganvas: error: <what>`` with exit code 2.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from ganvas import config as config_mod
 from ganvas.data.commands import dataset_group, prepare_command
 from ganvas.errors import GanvasError
 from ganvas.explore.commands import (arithmetic_command, export_command, generate_command,
                                      interpolate_command, project_command)
 from ganvas.metrics.commands import evaluate_command
 from ganvas.models.stylegan2.convert import import_command
+from ganvas.report.commands import report_command
+from ganvas.sweep import sweep_command
+from ganvas.utils.cli import SectionedCommand, config_options
 
 DEMO_KIMG = 120.0  # digits are clear by then (docs/benchmarks.md)
 DEMO_MINUTES = 3.0  # what DEMO_KIMG took on the reference 2-core CPU
@@ -29,54 +31,6 @@ def fail(message: str) -> None:
     """Print one error line and exit with code 2."""
     click.echo(f"ganvas: error: {message}", err=True)
     sys.exit(2)
-
-
-def config_options(func: Callable) -> Callable:
-    """Add one ``--option`` per TrainConfig field (values are parsed and checked by config)."""
-    for name, f in reversed(list(config_mod.FIELDS.items())):
-        if name == "data":
-            continue
-        meta = f.metadata
-        default = f.default
-        default_text = "" if default is None else f" [default: {default}]"
-        if isinstance(default, tuple):
-            default_text = f" [default: {','.join(str(x) for x in default)}]"
-        help_text = meta["help"]
-        if meta["choices"]:
-            help_text += f" ({'|'.join(str(c) for c in meta['choices'])})"
-        opt_name = config_mod.option_name(name)
-        if config_mod.base_type(name) is bool:
-            decl = f"{opt_name}/--no-{opt_name[2:]}"
-            func = click.option(decl, name, default=None, help=help_text + default_text)(func)
-        else:
-            func = click.option(opt_name, name, default=None, metavar=meta["metavar"] or "VALUE",
-                                help=help_text + default_text)(func)
-    return func
-
-
-SECTION_TITLES = {
-    "data": "Data", "model": "Model", "dcgan": "DCGAN (--model dcgan)",
-    "stylegan2": "StyleGAN2 (--model stylegan2)", "loss": "Loss and regularisation",
-    "augment": "Augmentation of what D sees (any model)", "optim": "Optimisation",
-    "transfer": "Transfer learning", "budget": "Budget", "output": "Output",
-    "speed": "Devices and speed", "metrics": "Metrics while training",
-}
-
-
-class SectionedCommand(click.Command):
-    """``--help`` lists the training options in their config groups, each under a heading."""
-
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        sections: dict[str, list[tuple[str, str]]] = {}
-        for param in self.get_params(ctx):
-            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
-            if record is not None:
-                field = config_mod.FIELDS.get(param.name or "")
-                group = field.metadata["group"] if field is not None else "command"
-                sections.setdefault(group, []).append(record)
-        for group, rows in sections.items():
-            with formatter.section(SECTION_TITLES.get(group, "Options")):
-                formatter.write_dl(rows)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -157,6 +111,8 @@ main.add_command(arithmetic_command, "arithmetic")
 main.add_command(project_command, "project")
 main.add_command(export_command, "export")
 main.add_command(import_command, "import")
+main.add_command(report_command, "report")
+main.add_command(sweep_command, "sweep")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,294 @@
+"""``ganvas sweep``: train every combination of a few options, then compare them on one page.
+
+It lives beside ``sampling.py`` rather than in ``ganvas.report`` because it drives training
+(``ganvas.train``, resume, skipping finished runs); ``ganvas.report`` only reads run folders.
+
+Runs go one after another into ``<outdir>/sweep-<name>/``, with ``sweep.json`` recording the grid.
+A run folder's own log.txt says whether the run finished, so a restarted sweep skips finished
+runs, continues a half-finished one with ``--resume``, and trains the rest. With several GPUs the
+runs go in parallel, one per GPU (:mod:`ganvas.sweep_parallel`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from ganvas import config as config_mod
+from ganvas.errors import GanvasError
+from ganvas.utils.cli import config_options, user_errors
+from ganvas.utils.io import write_json
+
+#: Options whose own value is a comma list: their --vary values are separated by "/".
+LIST_OPTIONS = {"betas", "soft_labels", "diffaugment", "metrics"}
+#: Options the sweep sets itself.
+SWEEP_OWNED = {"outdir", "desc", "data"}
+FINISHED = ("budget", "diverged")  # a diverged run would diverge again: not retried
+
+
+@dataclass
+class Job:
+    """A combination still to train (``resume_dir``: the half-finished run to continue)."""
+
+    head: str
+    settings: dict[str, str]
+    desc: str
+    resume_dir: Path | None = None
+
+
+@dataclass
+class SweepResult:
+    folder: Path
+    run_dirs: list[Path | None]
+    trained: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    stopped: str = "done"
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["lr_d=1e-4,2e-4", "batch=32"]`` -> ``{"lr_d": ["1e-4", "2e-4"], "batch": ["32"]}``."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        name = key.strip().lstrip("-").replace("-", "_")
+        if not sep or not name or not values.strip():
+            raise GanvasError(f"--vary: {item!r} is not KEY=V1,V2,... (e.g. lr_d=1e-4,2e-4)")
+        if name not in config_mod.FIELDS:
+            raise GanvasError(f"--vary: unknown option {key.strip()!r} (see ganvas train --help)")
+        if name in SWEEP_OWNED:
+            raise GanvasError(f"--vary: {name} cannot be varied (the sweep sets it)")
+        if name in grid:
+            raise GanvasError(f"--vary: {name} is given twice")
+        separator = "/" if name in LIST_OPTIONS else ","
+        grid[name] = [v.strip() for v in values.split(separator) if v.strip()]
+    if not grid:
+        raise GanvasError("--vary: give at least one KEY=V1,V2,...")
+    return grid
+
+
+def combinations(grid: dict[str, list[str]]) -> list[dict[str, str]]:
+    """The cartesian product of the grid, first key varying slowest."""
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def run_desc(settings: dict[str, str]) -> str:
+    """``{"lr_d": "1e-4", "batch": "32"}`` -> ``lr_d1e-4-batch32`` (safe in a folder name)."""
+    return "-".join(re.sub(r"[^A-Za-z0-9._=+-]", "_", f"{k}{v}") for k, v in settings.items())
+
+
+def label(settings: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+def default_devices(options: dict[str, Any]) -> list[str]:
+    """Every CUDA GPU when there are several and ``--device`` is not given; else none."""
+    import torch
+
+    count = torch.cuda.device_count() if "device" not in options else 0
+    return [f"cuda:{i}" for i in range(count)] if count > 1 else []
+
+
+def find_run(folder: Path, desc: str) -> Path | None:
+    """The newest run folder of this combination (``NNNNN-<data>-<model>-<desc>``)."""
+    pattern = re.compile(r"^(\d+)-.*-" + re.escape(desc) + "$")
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir()
+             and (m := pattern.match(p.name))] if folder.is_dir() else []
+    return max(found)[1] if found else None
+
+
+def run_state(run_dir: Path | None) -> str:
+    """``new``, a finished reason (``budget``/``diverged``), or ``partial`` (resumable)."""
+    from ganvas.report.run_data import load_run
+
+    if run_dir is None or not (run_dir / "checkpoints" / "latest.pt").is_file():
+        return "new"
+    stopped = load_run(run_dir).stopped
+    return stopped if stopped in FINISHED else "partial"
+
+
+def check_plan(data: str | None, grid: dict[str, list[str]], options: dict[str, Any],
+               preset: str | None, config_file: str | None) -> None:
+    """Resolve every combination's config now, so a bad value fails before any training."""
+    for name in grid:
+        if options.get(name) is not None:
+            raise GanvasError(f"--vary {name}: also given as {config_mod.option_name(name)}; "
+                              "give it once")
+    for settings in combinations(grid):
+        config_mod.resolve({**options, "data": data, **settings}, preset=preset,
+                           config_file=config_file)
+
+
+def open_sweep_folder(data: str | None, grid: dict[str, list[str]], name: str | None,
+                      options: dict[str, Any], preset: str | None,
+                      config_file: str | None) -> tuple[Path, dict[str, Any]]:
+    """Check the whole plan, then create (or reopen) ``<outdir>/sweep-<name>/``.
+
+    Returns the folder and the sweep's record. Reopening with a different grid or different
+    options is refused: the finished runs there would no longer belong to the sweep.
+    """
+    unknown = sorted(set(options) - set(config_mod.FIELDS))
+    if unknown:
+        raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
+    name = name or "-".join(grid)
+    if not re.fullmatch(r"[A-Za-z0-9._=+-]+", name):
+        raise GanvasError(f"--name: {name!r} may hold only letters, digits and . _ = + -")
+    check_plan(data, grid, options, preset, config_file)
+    folder = Path(options.get("outdir", config_mod.TrainConfig.outdir)) / f"sweep-{name}"
+    fixed = {k: v for k, v in options.items() if k not in ("outdir", "device")}
+    record = {"name": name, "data": data, "grid": grid, "preset": preset,
+              "config_file": config_file, "options": fixed}
+    record = json.loads(json.dumps(record))  # as sweep.json reads back (lists, not tuples)
+    previous = read_sweep_json(folder)
+    if previous and {k: previous.get(k) for k in record} != record:
+        raise GanvasError(f"--name {name}: {folder} holds a different sweep (grid or options "
+                          "differ); choose another --name")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "sweep.json", record)
+    return folder, record
+
+
+def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
+              name: str | None = None, resume: bool = False, preset: str | None = None,
+              config_file: str | None = None, progress: bool = True,
+              devices: Sequence[str] | None = None, **options: Any) -> SweepResult:
+    """Train every combination of ``vary`` (``KEY=V1,V2`` strings or a dict of value lists).
+
+    ``options`` are fixed training options for every run. With several ``devices`` the runs go
+    in parallel, one per device, as ``ganvas train`` subprocesses (default: every CUDA GPU when
+    there are several and no ``device`` option is given). Returns where everything went.
+    """
+    grid = parse_vary(vary) if not isinstance(vary, dict) else \
+        parse_vary([f"{k}={('/' if k in LIST_OPTIONS else ',').join(map(str, v))}"
+                    for k, v in vary.items()])
+    options = {k: v for k, v in options.items() if v is not None}
+    folder, record = open_sweep_folder(data, grid, name, options, preset, config_file)
+    plan = combinations(grid)
+    result = SweepResult(folder, [])
+    jobs = []
+    for index, settings in enumerate(plan, 1):
+        desc = f"{options['desc']}-{run_desc(settings)}" if options.get("desc") \
+            else run_desc(settings)
+        head = f"[{index}/{len(plan)}] {label(settings)}"
+        run_dir = find_run(folder, desc)
+        state = run_state(run_dir)
+        if state == "partial" and not resume:
+            raise GanvasError(f"{run_dir}: stopped before its budget; add --resume to continue "
+                              "it (or delete that folder to start it over)")
+        if state in FINISHED:
+            result.skipped.append(run_dir)  # type: ignore[arg-type]
+            click.echo(f"{head}: already finished ({state}), skipped", err=True)
+        else:
+            jobs.append(Job(head, settings, desc, run_dir if state == "partial" else None))
+
+    devices = list(devices) if devices is not None else default_devices(options)
+    if len(devices) > 1:
+        from ganvas.sweep_parallel import train_in_parallel
+
+        result.trained, result.stopped = train_in_parallel(
+            jobs, devices, folder, data, options, preset, config_file)
+    else:
+        result.trained, result.stopped = train_one_by_one(
+            jobs, folder, data, options, preset, config_file, progress)
+    result.run_dirs = [find_run(folder, run_desc(s)) for s in plan]
+    write_json(folder / "sweep.json", {**record, "runs": [
+        {"settings": s, "run_dir": d.name if d else None} for s, d in zip(plan, result.run_dirs)]})
+    write_sweep_pages(folder, grid, plan, result.run_dirs)
+    return result
+
+
+def train_one_by_one(jobs: Sequence[Job], folder: Path, data: str | None,
+                     options: dict[str, Any], preset: str | None, config_file: str | None,
+                     progress: bool) -> tuple[list[Path], str]:
+    """Train ``jobs`` in this process; stop at a Ctrl-C. Returns (run folders, how it ended)."""
+    from ganvas.training.session import train
+
+    trained = []
+    for job in jobs:
+        click.echo(f"{job.head}: training", err=True)
+        if job.resume_dir is not None:
+            outcome = train(resume=job.resume_dir, progress=progress,
+                            **({"device": options["device"]} if "device" in options else {}))
+        else:
+            outcome = train(data, preset=preset, config_file=config_file, progress=progress,
+                            **{**options, **job.settings, "outdir": str(folder),
+                               "desc": job.desc})
+        trained.append(outcome.run_dir)
+        if outcome.stopped == "interrupted":
+            return trained, "interrupted"
+    return trained, "done"
+
+
+def read_sweep_json(folder: Path) -> dict[str, Any]:
+    from ganvas.report.run_data import read_json_object
+
+    return read_json_object(folder / "sweep.json")
+
+
+def write_sweep_pages(folder: Path, grid: dict[str, list[str]], plan: list[dict[str, str]],
+                      run_dirs: Sequence[Path | None]) -> None:
+    """``sweep.md`` and ``sweep.html``: the table of every combination, and curves overlaid."""
+    from ganvas.report.compare import SCORE_COLUMNS, comparison_section, markdown_table, \
+        score_row
+    from ganvas.report.html import page, write_html
+    from ganvas.report.run_data import load_run
+    from ganvas.utils.io import atomic_open
+
+    runs = {i: load_run(d) for i, d in enumerate(run_dirs) if d is not None}
+    headers = [*grid, *SCORE_COLUMNS, "run folder"]
+    rows = []
+    for i, settings in enumerate(plan):
+        scores = score_row(runs[i]) if i in runs else {c: "–" for c in SCORE_COLUMNS}
+        rows.append([*settings.values(), *(scores[c] for c in SCORE_COLUMNS),
+                     runs[i].name if i in runs else "not run yet"])
+    with atomic_open(folder / "sweep.md", "w", encoding="utf-8") as f:
+        f.write(f"# Sweep {folder.name}\n\nVaried: "
+                + "; ".join(f"`{k}` = {', '.join(v)}" for k, v in grid.items())
+                + "\n\n" + markdown_table(headers, rows))
+    done = sorted(runs)
+    body = comparison_section([runs[i] for i in done], [label(plan[i]) for i in done],
+                              settings=list(grid), title="Runs") if done else ""
+    write_html(folder / "sweep.html",
+               page(f"Sweep: {folder.name}", body,
+                    subtitle=f"{len(done)} of {len(plan)} runs: "
+                    + "; ".join(f"{k} = {', '.join(v)}" for k, v in grid.items())))
+
+
+@click.command("sweep", context_settings={"help_option_names": ["-h", "--help"],
+                                          "show_default": False})
+@click.argument("data", required=False)
+@click.option("--vary", multiple=True, required=True, metavar="KEY=V1,V2",
+              help="An option and its values (repeat for a grid; options that take a comma "
+                   "list separate values with /).")
+@click.option("--name", default=None, help="Sweep folder: OUTDIR/sweep-NAME [default: the "
+              "varied keys].")
+@click.option("--resume", is_flag=True, help="Continue a run the sweep left half-finished.")
+@click.option("--preset", default=None, help="Start every run from a named configuration.")
+@click.option("--config", "config_file", default=None, metavar="FILE.toml",
+              help="Options for every run from a TOML file.")
+@click.option("--progress/--no-progress", default=True, help="Show each run's progress bar.")
+@click.option("--devices", default=None, metavar="LIST", help="Train in parallel, one run per "
+              "device, e.g. cuda:0,cuda:1 [default: every CUDA GPU when there are several and "
+              "--device is not given].")
+@config_options
+@user_errors
+def sweep_command(data: str | None, vary: tuple[str, ...], name: str | None, resume: bool,
+                  preset: str | None, config_file: str | None, progress: bool,
+                  devices: str | None, **options: Any) -> None:
+    """Train DATA once per combination of the --vary values, then compare the runs."""
+    device_list = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
+    result = run_sweep(data, vary, name=name, resume=resume, preset=preset,
+                       config_file=config_file, progress=progress, devices=device_list,
+                       **options)
+    click.echo(f"sweep folder: {result.folder} ({len(result.trained)} trained, "
+               f"{len(result.skipped)} already finished)")
+    click.echo(f"  table: {result.folder / 'sweep.md'}   page: {result.folder / 'sweep.html'}")
+    if result.stopped == "interrupted":
+        click.echo("interrupted; continue with the same command and --resume", err=True)
+        sys.exit(130)
