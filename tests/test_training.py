@@ -13,6 +13,7 @@ import torch
 import ganvas
 from ganvas.config import resolve
 from ganvas.models import get_family
+from ganvas.report.tensorboard import scalar_tag
 from ganvas.sampling import generate, generate_images, load_generator
 from ganvas.training.objective import AdversarialObjective
 from tests.conftest import TINY
@@ -156,3 +157,17 @@ def test_ctrl_c_saves_and_resume_matches_uninterrupted_run(tmp_path: Path) -> No
     ganvas.train(resume=run, progress=False)
     whole = ganvas.train(outdir=str(tmp_path / "a"), progress=False, **options)
     assert losses_by_step(run) == losses_by_step(whole.run_dir)
+
+
+def test_run_ends_with_its_report_and_tensorboard_events(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    options = dict(TINY, report=True, tensorboard=True, snapshot_kimg=0.032)
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.064, progress=False, **options).run_dir
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and run.name in page
+    events = EventAccumulator(str(run)).Reload()
+    losses = [e.value for e in events.Scalars(scalar_tag("loss_D"))]
+    assert losses == pytest.approx([r[1] for r in losses_by_step(run)])
+    assert len(events.Images("samples/fixed_noise")) == 2  # snapshots at 32 and 64 images

@@ -269,6 +269,10 @@ class TrainConfig:
                                check=positive, group="output", resume_ok=True)
     grid: int = opt(64, "Images in the fixed-noise sample grid.", check=positive,
                     group="output")
+    report: bool = opt(True, "Write report.html into the run folder when training ends.",
+                       group="output", resume_ok=True)
+    tensorboard: bool = opt(False, "Also log statistics and sample grids for TensorBoard "
+                            "(needs the tensorboard package).", group="output", resume_ok=True)
     seed: int = opt(0, "Random seed of the whole run.", check=non_negative, group="output")
     device: str = opt("auto", "cpu, cuda, cuda:N, or auto.", group="speed", resume_ok=True)
     precision: str = opt("auto", "Arithmetic of the networks: auto = bf16 autocast on CUDA and "

@@ -181,6 +181,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     state = TrainingState(G, D, G_ema, opt_G, opt_D, rng, z_rng, loader, stats,
                           DivergenceWatch(), objective, progress)
     metrics = TrainingMetrics(cfg, data, run_dir, str(device))
+    board = tensorboard_logger(run_dir) if cfg.tensorboard and main else None
 
     if resume is not None:
         note = state.load_state_dict(resume, shard.rank)
@@ -301,6 +302,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                     if main:
                         records.append(record)
                         append_jsonl(run_dir / "stats.jsonl", record)
+                    if board is not None:
+                        board.log_scalars(record, progress.step)
                     bar.set_postfix_str(postfix(means), refresh=False)
                     verdict = state.watch.observe(means)
                     if verdict.message:
@@ -323,7 +326,9 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                 names = ["latest"]
                 if main:
                     G_sample = sampler(cfg, G, G_ema, progress.nimg)
-                    write_fakes(run_dir, G_sample, fixed_z, progress.nimg)
+                    grid = write_fakes(run_dir, G_sample, fixed_z, progress.nimg)
+                    if board is not None:
+                        board.log_image("samples/fixed_noise", grid, progress.step)
                     training_plots(run_dir, records)
                     if metric_due:
                         scores = metrics.evaluate(G_sample, progress.step, progress.nimg)
@@ -342,7 +347,19 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
         log.write("interrupted: checkpoint saved; continue with --resume")
     log.write(f"stopped ({stopped}) at {progress.nimg / 1000:.1f} kimg, step {progress.step}")
     log.close()
+    if board is not None:
+        board.close()
+    if main and cfg.report:
+        from ganvas.report.document import write_run_report
+
+        write_run_report(run_dir)
     return TrainResult(run_dir, progress, stopped, last_stats)
+
+
+def tensorboard_logger(run_dir: Path) -> Any:
+    from ganvas.report.tensorboard import TensorBoardLogger
+
+    return TensorBoardLogger(run_dir)
 
 
 def sampler(cfg: TrainConfig, G: nn.Module, G_ema: nn.Module | None, nimg: int) -> nn.Module:
@@ -367,10 +384,12 @@ def reals_for_grid(data: ImageSet, n: int) -> Any:
 
 
 @torch.no_grad()
-def write_fakes(run_dir: Path, G: nn.Module, fixed_z: torch.Tensor, nimg: int) -> None:
-    """``fakes_<kimg>.png`` from the fixed noise, with G in eval mode."""
+def write_fakes(run_dir: Path, G: nn.Module, fixed_z: torch.Tensor, nimg: int) -> Any:
+    """``fakes_<kimg>.png`` from the fixed noise, with G in eval mode; returns the grid."""
     was_training = G.training
     G.eval()
     images = to_uint8(G(fixed_z))
     G.train(was_training)
-    save_image(run_dir / f"fakes_{nimg // 1000:06d}.png", make_grid(images))
+    grid = make_grid(images)
+    save_image(run_dir / f"fakes_{nimg // 1000:06d}.png", grid)
+    return grid
