@@ -104,3 +104,24 @@ def test_import_command_writes_a_checkpoint_that_samples_like_the_pickle(
     assert cli_run(["generate", str(tmp_path / "net.pt"), "--seeds", "0-1", "--out",
                     str(tmp_path / "images")]) == 0
     assert len(list((tmp_path / "images").glob("seed*.png"))) == 2
+
+
+def test_style_mixing_grid_takes_coarse_styles_from_the_columns(tmp_path: Path) -> None:
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.008, progress=False, **SG2).run_dir
+    assert cli_run(["generate", str(run), "--style-mix", "1,2", "3,4,5", "--mix-layers", "0-3",
+                    "--out", str(tmp_path / "mix")]) == 0
+    from PIL import Image
+
+    grid = np.asarray(Image.open(tmp_path / "mix" / "style_mix.png"))
+    cell = 32 + 2
+    assert grid.shape[:2] == (3 * cell + 2, 4 * cell + 2)
+    G = load_generator(run)
+    from ganvas.explore.stylemix import style_mixing_grid
+
+    image = style_mixing_grid(G, [1, 2], [3, 4, 5], "0-3")
+    assert np.array_equal(image.squeeze(), grid.squeeze())
+    # a cell differs from both of its parents
+    row1, col1, mixed = (image[cell + 2:2 * cell, 2:cell], image[2:cell, cell + 2:2 * cell],
+                         image[cell + 2:2 * cell, cell + 2:2 * cell])
+    assert not np.array_equal(mixed, row1) and not np.array_equal(mixed, col1)
+    assert cli_run(["generate", str(tmp_path / "nothing"), "--style-mix", "1", "2"]) == 2

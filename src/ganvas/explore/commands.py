@@ -60,11 +60,17 @@ def _load(run: str, ema: bool, device: str) -> Any:
               show_default=True)
 @click.option("--latents", default=None, metavar="FILE.npz",
               help="Render saved latents (from project or arithmetic) instead of seeds.")
+@click.option("--style-mix", nargs=2, default=None, metavar="ROW_SEEDS COL_SEEDS",
+              help="StyleGAN2: a style-mixing grid, rows' images with --mix-layers' styles from "
+                   "the columns' seeds (writes style_mix.png).")
+@click.option("--mix-layers", default="0-6", show_default=True,
+              help="Style layers the column seeds provide (0-6: coarse).")
 @user_errors
 def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mode: str | None,
                      device: str, seeds: str | None, count: int | None, outdir: str | None,
                      grid: str | None, batch: int, image_format: str,
-                     latents: str | None) -> None:
+                     latents: str | None, style_mix: tuple[str, str] | None,
+                     mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
     from ganvas.sampling import generate, parse_seeds
     from ganvas.training.loop import pick_device
@@ -72,6 +78,18 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
     seed_list = parse_seeds(seeds) if seeds is not None else None
     if outdir is None:
         outdir = str(Path(run) / "generated") if Path(run).is_dir() else "generated"
+    if style_mix is not None:
+        from ganvas.explore.media import prepare_outdir
+        from ganvas.explore.stylemix import style_mixing_grid
+        from ganvas.utils.io import save_image
+
+        grid_image = style_mixing_grid(_load(run, ema, device), parse_seeds(style_mix[0]),
+                                       parse_seeds(style_mix[1]), mix_layers, truncation_psi,
+                                       noise_mode)
+        target = prepare_outdir(outdir) / "style_mix.png"
+        save_image(target, grid_image)
+        click.echo(f"wrote {target}")
+        return
     paths = generate(run, seed_list, outdir, grid=grid, count=count, batch=batch,
                      truncation_psi=truncation_psi, ema=ema, image_format=image_format,
                      latents=latents, noise_mode=noise_mode, device=pick_device(device),
