@@ -235,6 +235,11 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
 
     bar = tqdm(total=total_nimg, initial=progress.nimg, unit="img", unit_scale=True,
                disable=not (show_progress and main), dynamic_ncols=True, desc=run_dir.name)
+
+    def warn(message: str) -> None:
+        log.write(f"warning: {message}")
+        if main:
+            bar.write(f"warning: {message}")
     clock = time.perf_counter()
     with InterruptFlag() as interrupt:
         while not progress.finished:
@@ -307,8 +312,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                     bar.set_postfix_str(postfix(means), refresh=False)
                     verdict = state.watch.observe(means)
                     if verdict.message:
-                        bar.write(f"warning: {verdict.message}") if main else None
-                        log.write(f"warning: {verdict.message}")
+                        warn(verdict.message)
                     if verdict.stop:
                         stopped = "diverged"
                         break
@@ -319,8 +323,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             if index > progress.snapshot_index or progress.finished or metric_due:
                 if not all_finite(G, D, G_ema):
                     stopped = "diverged"
-                    log.write(f"warning: {NOT_FINITE}")
-                    bar.write(f"warning: {NOT_FINITE}") if main else None
+                    warn(NOT_FINITE)
                     break
                 progress.snapshot_index = index
                 names = ["latest"]
