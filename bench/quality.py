@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import ganvas
 from ganvas.data.packed import PackedDataset
@@ -49,6 +50,10 @@ RECIPES: dict[str, dict] = {
     "diffaug-color": {"preset": "dcgan-paper", "diffaugment": "color,translation,cutout"},
     "batch32": {"preset": "dcgan-paper", "batch": 32},
     "ada": {"preset": "dcgan-paper", "aug": "ada"},
+    "mirror-ema-spectral": {"preset": "dcgan-paper", "mirror": True, "ema_kimg": 10.0,
+                            "d_norm": "spectral"},
+    "mirror-ema-diffaug": {"preset": "dcgan-paper", "mirror": True, "ema_kimg": 10.0,
+                           "diffaugment": "translation,cutout"},
 }
 
 
@@ -60,21 +65,39 @@ def reference_images(packed: Path, n: int) -> ArraySide:
                      f"{packed.name}: {len(chosen)} random training images (seed 0)")
 
 
+def finished_run(name: str, args: argparse.Namespace, budget: dict) -> Path | None:
+    """A run of this recipe and budget that finished training but was never scored (the
+    sitting ended during its evaluation): score it instead of training it again."""
+    for run in sorted(Path(args.outdir).glob(f"*-{args.data}-{name}")):
+        try:
+            config = json.loads((run / "config.json").read_text())
+            state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+        except (OSError, ValueError, RuntimeError):
+            continue
+        same_budget = all(config.get(key) == value for key, value in budget.items())
+        if same_budget and config.get("seed") == args.seed and state["progress"]["finished"]:
+            return run
+    return None
+
+
 def run_recipe(name: str, packed: Path, args: argparse.Namespace) -> dict:
     spec = dict(RECIPES[name])
     preset = spec.pop("preset", None)
     budget = {"kimg": args.kimg} if args.kimg else {"minutes": args.minutes}
     started = time.time()
-    result = ganvas.train(str(packed), preset=preset, resolution=64, seed=args.seed,
-                          outdir=args.outdir, desc=f"{args.data}-{name}", progress=False,
-                          snapshot_kimg=1e6, **budget, **spec)
-    scores = evaluate(reference_images(packed, args.n_real), result.run_dir, fid=True,
+    run_dir = finished_run(name, args, budget)
+    if run_dir is None:
+        run_dir = ganvas.train(str(packed), preset=preset, resolution=64, seed=args.seed,
+                               outdir=args.outdir, desc=f"{args.data}-{name}", progress=False,
+                               snapshot_kimg=1e6, **budget, **spec).run_dir
+    progress = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["progress"]
+    scores = evaluate(reference_images(packed, args.n_real), run_dir, fid=True,
                       kid=True, n=args.n_real, n_b=args.n)
-    return {"recipe": name, "options": RECIPES[name], "kimg": round(result.progress.nimg / 1000, 1),
-            "train_minutes": round(result.progress.train_seconds / 60, 1),
+    return {"recipe": name, "options": RECIPES[name], "kimg": round(progress["nimg"] / 1000, 1),
+            "train_minutes": round(progress["train_seconds"] / 60, 1),
             "fid": scores["fid"], "kid_x1000": scores["kid_mean"] * 1000,
-            "stopped": result.stopped, "run_dir": str(result.run_dir),
-            "protocol": scores["protocol"], "wall_minutes": round((time.time() - started) / 60, 1)}
+            "run_dir": str(run_dir), "protocol": scores["protocol"],
+            "wall_minutes": round((time.time() - started) / 60, 1)}
 
 
 def print_table(rows: dict[str, dict], title: str) -> None:

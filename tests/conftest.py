@@ -15,6 +15,21 @@ TINY = dict(data="mnist-test", resolution=32, g_channels=8, d_channels=8, batch=
             log_every=1, snapshot_kimg=1000.0, grid=16, z_dim=16, report=False)
 
 
+def cli_args(options: dict) -> list[str]:
+    """``ganvas train`` arguments for a dict of options (DATA first; flags for booleans)."""
+    args = [options["data"]]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if key == "data":
+            continue
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            value = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            args += [flag, str(value)]
+    return args
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Every test gets a private cache folder, so nothing leaks between tests or into ~."""

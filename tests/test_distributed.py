@@ -12,20 +12,11 @@ import pytest
 import torch
 
 import ganvas
-from tests.conftest import TINY
+from tests.conftest import TINY, cli_args
 
 # No BatchNorm: per-rank batch statistics would differ from the global batch's by design.
 OPTIONS = dict(TINY, g_norm="none", d_norm="none", precision="fp32", batch=16, kimg=0.064,
                r1=0.5, r1_every=2)
-
-
-def cli_args(options: dict) -> list[str]:
-    args = [options["data"]]
-    for key, value in options.items():
-        if key != "data":
-            value = ",".join(map(str, value)) if isinstance(value, tuple) else value
-            args += ["--" + key.replace("_", "-"), str(value)]
-    return args
 
 
 def losses(run_dir: Path) -> list[tuple[float, float]]:

@@ -16,7 +16,7 @@ from ganvas.models import get_family
 from ganvas.report.tensorboard import scalar_tag
 from ganvas.sampling import generate, generate_images, load_generator
 from ganvas.training.objective import AdversarialObjective
-from tests.conftest import TINY
+from tests.conftest import TINY, cli_args
 
 
 def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
@@ -127,11 +127,8 @@ def test_ctrl_c_saves_and_resume_matches_uninterrupted_run(tmp_path: Path) -> No
     import time
 
     options = dict(TINY, kimg=1.6)  # 100 steps
-    args = [sys.executable, "-m", "ganvas", "train", options["data"], "--no-progress",
+    args = [sys.executable, "-m", "ganvas", "train", *cli_args(options), "--no-progress",
             "--outdir", str(tmp_path / "b")]
-    for key, value in options.items():
-        if key != "data":
-            args += ["--" + key.replace("_", "-"), str(value)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)

@@ -21,7 +21,8 @@ from tqdm import tqdm
 from ganvas.config import from_dict
 from ganvas.errors import GanvasError
 from ganvas.explore.latents import DEFAULT_BATCH, LatentSpace, seed_latent
-from ganvas.explore.media import IMAGE_FORMATS, parse_grid, prepare_outdir
+from ganvas.explore.media import IMAGE_FORMATS, parse_grid
+from ganvas.utils.io import writable_folder
 from ganvas.models import get_family
 from ganvas.training.checkpoint import find_checkpoint, load_checkpoint
 from ganvas.utils.grid import make_grid
@@ -144,7 +145,7 @@ def generate(path: str | Path, seeds: list[int] | None = None,
     if shape and shape[0] and len(names) > shape[0] * shape[1]:
         raise GanvasError(f"--grid: {shape[0]}x{shape[1]} holds {shape[0] * shape[1]} images, "
                           f"not {len(names)}")
-    outdir = prepare_outdir(outdir)
+    outdir = writable_folder(outdir)
     paths: list[Path] = []
     tiles = []
     with tqdm(total=len(names), disable=not progress, unit="img") as bar:

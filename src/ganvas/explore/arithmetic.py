@@ -17,7 +17,7 @@ import torch
 from ganvas.explore.expression import LatentFile, Mean, Node, Scaled, Seed, Sum, parse
 from ganvas.explore.figure import Panel, draw_figure
 from ganvas.explore.latents import LatentSpace
-from ganvas.explore.media import prepare_outdir
+from ganvas.utils.io import writable_folder
 from ganvas.utils.io import save_image
 
 
@@ -116,7 +116,7 @@ def arithmetic(G: torch.nn.Module, expression: str, outdir: str | Path,
     evaluator = Evaluator(space)
     result = evaluator.value(tree)
     terms = [evaluator.term(op, node) for op, node in top_terms(tree)]
-    outdir = prepare_outdir(outdir)
+    outdir = writable_folder(outdir)
     panels = _render_panels(space, terms, result)
     paths = {"result": outdir / "result.png", "latent": outdir / "result.npz",
              "figure": outdir / "figure.png"}

@@ -79,14 +79,13 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
     if outdir is None:
         outdir = str(Path(run) / "generated") if Path(run).is_dir() else "generated"
     if style_mix is not None:
-        from ganvas.explore.media import prepare_outdir
         from ganvas.explore.stylemix import style_mixing_grid
-        from ganvas.utils.io import save_image
+        from ganvas.utils.io import save_image, writable_folder
 
         grid_image = style_mixing_grid(_load(run, ema, device), parse_seeds(style_mix[0]),
                                        parse_seeds(style_mix[1]), mix_layers, truncation_psi,
                                        noise_mode)
-        target = prepare_outdir(outdir) / "style_mix.png"
+        target = writable_folder(outdir) / "style_mix.png"
         save_image(target, grid_image)
         click.echo(f"wrote {target}")
         return

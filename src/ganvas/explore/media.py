@@ -21,19 +21,6 @@ VIDEO_FORMATS = ("mp4", "gif")
 IMAGE_FORMATS = ("png", "jpg")
 
 
-def prepare_outdir(path: str | os.PathLike, option: str = "--out") -> Path:
-    """Create ``path`` if needed and check that files can be written there."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".ganvas-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise GanvasError(f"{option}: cannot write to {path} ({exc.strerror or exc})") from None
-    return path
-
-
 def parse_grid(text: str, option: str = "--grid") -> tuple[int, int]:
     """``'4x2'`` -> (4 columns, 2 rows): width first, like a screen size."""
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))

@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from ganvas.errors import GanvasError
 from ganvas.explore.latents import LatentSpace
-from ganvas.explore.media import prepare_outdir, write_video
+from ganvas.explore.media import write_video
+from ganvas.utils.io import writable_folder
 from ganvas.utils.grid import make_grid, to_uint8
 from ganvas.utils.io import save_image
 
@@ -159,7 +160,7 @@ def project(G: nn.Module, D: nn.Module | None, photo: str | Path, outdir: str | 
         raise GanvasError(f"--video-format: {video_format!r} is not mp4 or gif")
     space = LatentSpace(G, noise_mode=noise_mode)
     target = load_photo(photo, int(G.resolution), int(G.img_channels))
-    outdir = prepare_outdir(outdir)
+    outdir = writable_folder(outdir)
     result = project_latent(space, target, D, steps, lr, feature_weight, seed, progress)
     paths = {"target": outdir / "target.png", "projected": outdir / "projected.png",
              "latent": outdir / "latent.npz", "video": outdir / f"progress.{video_format}"}

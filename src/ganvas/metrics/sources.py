@@ -248,6 +248,8 @@ def _array_side(images: np.ndarray | torch.Tensor, what: str) -> ArraySide:
 
 def open_side(spec: Any, device: str | torch.device = "cpu") -> ImageSide | StatsSide:
     """Turn whatever the user passed for one side into an image or statistics side."""
+    if isinstance(spec, (ImageSide, StatsSide)):
+        return spec
     if isinstance(spec, (np.ndarray, torch.Tensor)):
         return _array_side(spec, "array")
     if not isinstance(spec, (str, os.PathLike)):

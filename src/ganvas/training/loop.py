@@ -154,9 +154,9 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             for net in family.build(cfg, data.resolution, data.channels))
     if cfg.sync_bn:
         G, D = (dist.convert_sync_batchnorm(net, shard, device) for net in (G, D))
-    dist.broadcast_modules([G, D], shard)
     initial_ema = load_initial_weights(cfg.init_from, cfg, data.resolution, G, D) \
         if cfg.init_from and resume is None else None
+    dist.broadcast_modules([G, D], shard)
     frozen = family.frozen_parameters(D, cfg.freeze_d) if cfg.freeze_d else []
     G_ema = make_ema(G) if cfg.ema_kimg else None
     if G_ema is not None and initial_ema is not None:

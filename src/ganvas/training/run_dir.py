@@ -8,19 +8,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from ganvas.errors import GanvasError
+from ganvas.utils.io import writable_folder
 
 
 def next_run_dir(outdir: str | os.PathLike, name: str) -> Path:
     """Create and return ``outdir/NNNNN-name`` with the next free number."""
-    outdir = Path(outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        probe = outdir / f".ganvas-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise GanvasError(f"--outdir: cannot write to {outdir} ({exc.strerror or exc})") from None
+    outdir = writable_folder(outdir, "--outdir")
     ids = [int(m.group(1)) for entry in outdir.iterdir()
            if entry.is_dir() and (m := re.match(r"^(\d+)-", entry.name))]
     run_id = max(ids, default=-1) + 1

@@ -16,6 +16,8 @@ from typing import IO, Any, Iterator
 import numpy as np
 from PIL import Image
 
+from ganvas.errors import GanvasError
+
 _UMASK = os.umask(0o022)  # os.umask can only be read by setting it: put it straight back
 os.umask(_UMASK)
 
@@ -65,3 +67,17 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
     options: dict[str, Any] = {"format": "JPEG", "quality": 95} if is_jpeg else {"format": "PNG"}
     with atomic_path(path) as tmp:
         pil.save(tmp, **options)
+
+
+def writable_folder(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``path`` if needed and check that files can be written there (else one error
+    line naming ``option``)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".ganvas-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise GanvasError(f"{option}: cannot write to {path} ({exc.strerror or exc})") from None
+    return path
