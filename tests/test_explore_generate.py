@@ -33,10 +33,11 @@ def test_count_writes_numbered_seeds_in_batches(tmp_path: Path, tiny_run: Path,
         assert image.format == "JPEG" and image.size == (32, 32)
 
 
-def test_a_seed_gives_the_same_file_alone_or_with_others(tmp_path: Path,
-                                                         tiny_run: Path) -> None:
-    together = generate(tiny_run, [3, 4, 5], tmp_path / "a", batch=2)
-    alone = generate(tiny_run, [4], tmp_path / "b", batch=2)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_seed_gives_the_same_file_alone_or_with_others(tmp_path: Path, tiny_run: Path,
+                                                         precision: str) -> None:
+    together = generate(tiny_run, [3, 4, 5], tmp_path / "a", batch=2, precision=precision)
+    alone = generate(tiny_run, [4], tmp_path / "b", batch=2, precision=precision)
     assert together[1].name == alone[0].name == "seed0004.png"
     assert together[1].read_bytes() == alone[0].read_bytes()
 

@@ -121,11 +121,13 @@ def generate(path: str | Path, seeds: list[int] | None = None,
              count: int | None = None, batch: int = DEFAULT_BATCH,
              truncation_psi: float | None = None, ema: bool = True, image_format: str = "png",
              latents: str | Path | None = None, noise_mode: str | None = None,
-             device: str | torch.device = "cpu", progress: bool = False) -> list[Path]:
+             device: str | torch.device = "cpu", progress: bool = False,
+             precision: str = "auto") -> list[Path]:
     """Write ``seedNNNN.png`` per seed (or one ``grid.png``) into ``outdir``; return the paths.
 
     ``latents`` renders a ``.npz`` of saved latents (from ``ganvas project`` or
     ``ganvas arithmetic``) instead of seeds. ``grid`` is True (square), or ``'CxR'``.
+    ``precision`` as ``--precision`` in training (auto: bf16 where it is native).
     """
     if image_format not in IMAGE_FORMATS:
         raise GanvasError(f"--format: {image_format!r} is not one of {', '.join(IMAGE_FORMATS)}")
@@ -133,7 +135,8 @@ def generate(path: str | Path, seeds: list[int] | None = None,
     if latents is not None and (seeds is not None or count is not None):
         raise GanvasError("--latents: renders the file's latents; drop --seeds and --count")
     G = load_generator(path, device=device, ema=ema)
-    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch)
+    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch,
+                        precision=precision)
     chosen: list[int] = []
     latent_rows: torch.Tensor | None = None
     if latents is not None:

@@ -60,6 +60,10 @@ def _load(run: str, ema: bool, device: str) -> Any:
               show_default=True)
 @click.option("--latents", default=None, metavar="FILE.npz",
               help="Render saved latents (from project or arithmetic) instead of seeds.")
+@click.option("--precision", type=click.Choice(("auto", "bf16", "fp16", "fp32")),
+              default="auto", show_default=True,
+              help="Arithmetic of the generator: auto = bf16 on GPUs and on CPUs with native "
+                   "bf16, else fp32.")
 @click.option("--style-mix", nargs=2, default=None, metavar="ROW_SEEDS COL_SEEDS",
               help="StyleGAN2: a style-mixing grid, rows' images with --mix-layers' styles from "
                    "the columns' seeds (writes style_mix.png).")
@@ -69,8 +73,8 @@ def _load(run: str, ema: bool, device: str) -> Any:
 def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mode: str | None,
                      device: str, seeds: str | None, count: int | None, outdir: str | None,
                      grid: str | None, batch: int, image_format: str,
-                     latents: str | None, style_mix: tuple[str, str] | None,
-                     mix_layers: str) -> None:
+                     latents: str | None, precision: str,
+                     style_mix: tuple[str, str] | None, mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
     from ganvas.sampling import generate, parse_seeds
     from ganvas.training.loop import pick_device
@@ -92,7 +96,7 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
     paths = generate(run, seed_list, outdir, grid=grid, count=count, batch=batch,
                      truncation_psi=truncation_psi, ema=ema, image_format=image_format,
                      latents=latents, noise_mode=noise_mode, device=pick_device(device),
-                     progress=True)
+                     progress=True, precision=precision)
     click.echo(f"wrote {len(paths)} image(s) to {Path(outdir)}")
 
 

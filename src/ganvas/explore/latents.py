@@ -91,7 +91,10 @@ class LatentSpace:
     """
 
     def __init__(self, G: nn.Module, truncation_psi: float | None = None,
-                 noise_mode: str | None = None, batch: int = DEFAULT_BATCH):
+                 noise_mode: str | None = None, batch: int = DEFAULT_BATCH,
+                 precision: str = "fp32"):
+        from ganvas.training.fastpath import FastPath
+
         self.G = G
         self.space = "w" if callable(getattr(G, "mapping", None)) and \
             callable(getattr(G, "synthesis", None)) else "z"
@@ -113,6 +116,9 @@ class LatentSpace:
             raise GanvasError(f"--batch: {batch} must be >= 1")
         self.batch = batch
         self.device = next(G.parameters()).device
+        # Rendering runs on the fast path (bf16 autocast where it is native); every batch is
+        # padded to the same size, so a seed's image still never depends on its neighbours.
+        self.fast = FastPath.create(precision, self.device)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -193,7 +199,9 @@ class LatentSpace:
                 chunk = inputs[start:start + self.batch]
                 padded = torch.zeros(self.batch, *chunk.shape[1:], dtype=chunk.dtype)
                 padded[:len(chunk)] = chunk
-                outputs.append(fn(padded.to(self.device))[:len(chunk)].cpu())
+                with self.fast.autocast():
+                    out = fn(padded.to(self.device))
+                outputs.append(out[:len(chunk)].cpu())
                 bar.update(len(chunk))
         return torch.cat(outputs) if outputs else torch.zeros(0)
 
