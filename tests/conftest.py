@@ -12,7 +12,7 @@ SHARED_DATA = Path(os.environ.get("GANVAS_SHARED_DATA",
 
 # A DCGAN small enough to train a few steps in a second on a laptop CPU.
 TINY = dict(data="mnist-test", resolution=32, g_channels=8, d_channels=8, batch=16,
-            log_every=1, snapshot_kimg=1000.0, grid=16, z_dim=16, report=False)
+            log_every=1, snapshot_kimg=1000.0, grid=16, z_dim=16, report=False, diffaugment="")
 
 
 def cli_args(options: dict) -> list[str]:

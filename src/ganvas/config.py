@@ -106,7 +106,9 @@ class TrainConfig:
                                  "mnist, 64 for a folder).", choices=RESOLUTIONS, group="data")
     channels: int | None = opt(None, "1 (grey) or 3 (RGB); default: what the data is.",
                                check=_channels, group="data")
-    mirror: bool = opt(False, "Also show D x-flipped real images.", group="data")
+    mirror: bool | None = opt(None, "Also show D x-flipped real images (default: on for "
+                              "your pictures, off for the built-in digits, which are not "
+                              "symmetric).", group="data")
 
     # --- model ------------------------------------------------------------------------------
     model: str = opt("dcgan", "Model family.", choices=("dcgan", "stylegan2"), group="model")
@@ -173,8 +175,10 @@ class TrainConfig:
                                 group="loss")
     kernel_l2: float = opt(0.0, "L2 penalty on convolution/linear kernels of both networks.",
                            check=non_negative, group="loss")
-    diffaugment: str = opt("", "Differentiable augmentation of everything D sees: any of "
-                           "color,translation,cutout.", group="loss", metavar="POLICY")
+    diffaugment: str | None = opt(None, "Differentiable augmentation of everything D sees: "
+                                  "any of color,translation,cutout ('' for none; default: "
+                                  "translation,cutout for dcgan unless --aug ada/fixed, none "
+                                  "for stylegan2).", group="loss", metavar="POLICY")
 
     # --- adaptive discriminator augmentation (any model) ------------------------------------
     aug: str = opt("auto", "Augmentation of everything D sees: ada (p adapts to D's "
@@ -443,9 +447,13 @@ def resolve(overrides: Mapping[str, Any] | None = None, *, preset: str | None = 
 
 
 def with_model_defaults(cfg: TrainConfig) -> TrainConfig:
-    """Fill the options whose defaults depend on the model family (batch, z_dim, lr...)."""
+    """Fill the options whose defaults depend on the data (x-flips) or on the model family
+    (batch, z_dim, lr...)."""
+    from ganvas.data.builtin import BUILTIN
     from ganvas.models import fill_defaults
 
+    if cfg.mirror is None:
+        cfg = dataclasses.replace(cfg, mirror=cfg.data not in BUILTIN)
     return fill_defaults(cfg)
 
 

@@ -50,8 +50,12 @@ class DCGANFamily:
     channels_last = True
 
     def defaults(self, cfg: TrainConfig) -> dict[str, Any]:
+        # The textbook DCGAN plus an EMA of G (half-life 10 kimg) and DiffAugment
+        # translation,cutout (with x-flips for your pictures): the best recipe measured with
+        # bench/quality.py (docs/benchmarks.md); --preset dcgan-paper is the textbook.
+        diffaugment = "" if cfg.aug in ("ada", "fixed") else "translation,cutout"
         return {"batch": 64, "z_dim": 100, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
-                "ema_kimg": 0.0, "ema_rampup": 0.05}
+                "ema_kimg": 10.0, "ema_rampup": 0.05, "diffaugment": diffaugment}
 
     def spec(self, cfg: TrainConfig, resolution: int, channels: int) -> DCGANSpec:
         return DCGANSpec(resolution=resolution, channels=channels, z_dim=cfg.z_dim,

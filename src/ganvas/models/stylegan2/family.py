@@ -97,7 +97,7 @@ class StyleGAN2Family:
         spec = spec_for(cfg, cfg.resolution)
         return {"batch": spec.batch, "z_dim": spec.z_dim, "lr_g": spec.lr, "lr_d": spec.lr,
                 "betas": spec.betas, "ema_kimg": spec.ema_kimg,
-                "ema_rampup": spec.ema_rampup or 0.0}
+                "ema_rampup": spec.ema_rampup or 0.0, "diffaugment": ""}
 
     def build(self, cfg: TrainConfig, resolution: int, channels: int) -> tuple[nn.Module, nn.Module]:
         return spec_for(cfg, resolution).build(channels)
