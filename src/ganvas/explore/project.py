@@ -158,7 +158,7 @@ def project(G: nn.Module, D: nn.Module | None, photo: str | Path, outdir: str | 
     ``latent.npz`` (for ``generate --latents`` and ``arithmetic``) and ``progress.<format>``."""
     if video_format not in ("mp4", "gif"):
         raise GanvasError(f"--video-format: {video_format!r} is not mp4 or gif")
-    space = LatentSpace(G, noise_mode=noise_mode)
+    space = LatentSpace(G, noise_mode=noise_mode, precision="auto")  # as generate renders
     target = load_photo(photo, int(G.resolution), int(G.img_channels))
     outdir = writable_folder(outdir)
     result = project_latent(space, target, D, steps, lr, feature_weight, seed, progress)
