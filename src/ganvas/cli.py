@@ -6,6 +6,7 @@ once. User mistakes surface as ``ganvas: error: <what>`` with exit code 2.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -60,7 +61,8 @@ def train(data: str | None, preset: str | None, config_file: str | None, resume:
     if dry_run:
         click.echo(config_json(result))
         return
-    report_run(result)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary (rank 0's)
+        report_run(result)
     if result.stopped in EXIT_CODES:
         sys.exit(EXIT_CODES[result.stopped])
 
