@@ -70,3 +70,15 @@ def test_autocast_runs_convolutions_in_bf16() -> None:
         assert conv(torch.randn(2, 3, 8, 8)).dtype == torch.bfloat16
     with FastPath(torch.device("cpu"), "fp32").autocast():
         assert conv(torch.randn(2, 3, 8, 8)).dtype == torch.float32
+
+
+def test_sync_bn_on_cpu_processes_is_one_clear_error() -> None:
+    from ganvas.training import distributed as dist
+
+    cfg = resolve(dict(TINY))
+    G, _ = get_family("dcgan").build(cfg, 32, 1)
+    assert dist.convert_sync_batchnorm(G, dist.Shard(), torch.device("cpu")) is G  # one process
+    with pytest.raises(GanvasError, match="--sync-bn: PyTorch synchronises BatchNorm only on CUDA"):
+        dist.convert_sync_batchnorm(G, dist.Shard(0, 2), torch.device("cpu"))
+    with pytest.raises(GanvasError, match="--batch: 15 does not split evenly across 2"):
+        dist.split_batch(15, dist.Shard(0, 2))

@@ -125,3 +125,18 @@ def test_style_mixing_grid_takes_coarse_styles_from_the_columns(tmp_path: Path) 
                          image[cell + 2:2 * cell, cell + 2:2 * cell])
     assert not np.array_equal(mixed, row1) and not np.array_equal(mixed, col1)
     assert cli_run(["generate", str(tmp_path / "nothing"), "--style-mix", "1", "2"]) == 2
+
+
+def test_explicit_stylegan2_options_reach_the_networks(tmp_path: Path) -> None:
+    from ganvas.config import resolve
+    from ganvas.models.stylegan2.family import spec_for
+
+    cfg = resolve(dict(SG2, conv_clamp=256.0, gamma=3.0, pl_weight=0.0, style_mixing=0.5))
+    spec = spec_for(cfg, 32)
+    assert (spec.conv_clamp, spec.gamma, spec.pl_weight, spec.style_mixing) == (256.0, 3.0, 0.0,
+                                                                               0.5)
+    G, D = spec.build(1)
+    assert G.synthesis.b32.conv1.conv_clamp == 256.0
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.008, progress=False, **SG2).run_dir
+    assert cli_run(["generate", str(run), "--style-mix", "1", "2", "--mix-layers", "0-99",
+                    "--out", str(tmp_path / "mix")]) == 2
