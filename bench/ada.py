@@ -1,0 +1,160 @@
+"""Does ADA save a small dataset, and does starting from another run help? (StyleGAN2 on CPU.)
+
+    python bench/ada.py --minutes 15                    # every run, resumable
+    python bench/ada.py --minutes 15 --runs ada,noaug   # just these
+
+The anime faces (``anime_faces_64.tar``, 22,969 images) are split once into a 1,000-image
+subset (random, seed 0) and the other 21,969 images. StyleGAN2 ``--cfg small`` at 64 px then
+trains for the same wall-clock budget (or ``--kimg``):
+
+    pretrain     on the other 21,969 images, ADA on (the network the *-init runs start from)
+    ada          on the 1,000-image subset, --aug ada
+    noaug        on the subset, --aug none (the discriminator is free to memorise it)
+    ada-init     as ada, --init-from the pretrain run
+    noaug-init   as noaug, --init-from the pretrain run
+
+Each subset run is scored with FID and KID: ``--n`` generated images (G_ema) against ``--n-real``
+images of the whole dataset (the same fixed random subset as ``bench/quality.py``, so the cached
+real features are shared), as the ADA paper scores its subset runs against the full dataset.
+The table also shows ADA's p and the discriminator's accuracy at the end of training (mean of the
+last five log lines): without augmentation D's accuracy goes to 1 as it memorises the subset,
+with ADA p rises instead. Finished runs are kept in the table JSON; running the same command
+again skips them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganvas
+from ganvas.data.packed import PackedDataset, finish_packed, is_packed
+from ganvas.data.prepare import PrepareOptions, prepare_cached
+from ganvas.metrics import evaluate
+from ganvas.utils.io import write_json
+from quality import DATASETS, reference_images
+
+SUBSET = 1000
+MODEL = {"model": "stylegan2", "cfg": "small", "resolution": 64}
+# name: (which split it trains on, options, the run it starts from)
+RUNS: dict[str, tuple[str, dict, str | None]] = {
+    "pretrain": ("others", {"aug": "ada"}, None),
+    "ada": ("subset", {"aug": "ada"}, None),
+    "noaug": ("subset", {"aug": "none"}, None),
+    "ada-init": ("subset", {"aug": "ada"}, "pretrain"),
+    "noaug-init": ("subset", {"aug": "none"}, "pretrain"),
+}
+
+
+def split(packed: Path, out: Path) -> dict[str, Path]:
+    """The 1,000-image subset and the rest, each a packed dataset (written once, reused)."""
+    folders = {"subset": out / f"anime-subset-{SUBSET}", "others": out / "anime-others"}
+    if all(is_packed(f) for f in folders.values()):
+        return folders
+    source = PackedDataset.open(packed)
+    order = np.random.default_rng(0).permutation(len(source))
+    picks = {"subset": np.sort(order[:SUBSET]), "others": np.sort(order[SUBSET:])}
+    for name, folder in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        images = np.ascontiguousarray(source.images[picks[name]])
+        np.save(folder / "images.npy", images)
+        finish_packed(folder, images, None, {
+            "source": {"path": str(packed), "kind": f"random split (seed 0) of {len(source)}"},
+            "options": source.meta.get("options", {})})
+    return folders
+
+
+def tail_stats(run_dir: Path, key: str, lines: int = 5) -> float | None:
+    """Mean of ``key`` over the last ``lines`` log lines of a run's stats.jsonl."""
+    rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()
+            if line.strip()]
+    values = [row[key] for row in rows[-lines:] if key in row]
+    return float(np.mean(values)) if values else None
+
+
+def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, dict],
+              args: argparse.Namespace) -> dict:
+    which, options, start_from = RUNS[name]
+    if start_from is not None and start_from not in done:
+        raise SystemExit(f"{name} starts from {start_from}: run that first (--runs {start_from},"
+                         f"{name})")
+    budget = {"kimg": args.kimg} if args.kimg else {"minutes": args.minutes}
+    init = {"init_from": done[start_from]["run_dir"]} if start_from else {}
+    started = time.time()
+    run_dir = ganvas.train(str(data[which]), seed=args.seed, outdir=args.outdir,
+                           desc=f"ada-{name}", progress=False, snapshot_kimg=1e6,
+                           **MODEL, **budget, **options, **init).run_dir
+    progress = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["progress"]
+    row = {"run": name, "data": which, "options": {**options, **init},
+           "kimg": round(progress["nimg"] / 1000, 1),
+           "train_minutes": round(progress["train_seconds"] / 60, 1), "run_dir": str(run_dir),
+           "ada_p": tail_stats(run_dir, "ada_p"), "D_accuracy": tail_stats(run_dir, "D_accuracy")}
+    if which == "subset":
+        scores = evaluate(reference_images(packed, args.n_real), run_dir, fid=True, kid=True,
+                          n=args.n_real, n_b=args.n)
+        row.update(fid=scores["fid"], kid_x1000=scores["kid_mean"] * 1000,
+                   protocol=scores["protocol"])
+    row["wall_minutes"] = round((time.time() - started) / 60, 1)
+    return row
+
+
+def print_table(rows: dict[str, dict], title: str) -> None:
+    base = rows.get("noaug", {}).get("fid")
+    print(f"\n{title}\n")
+    print("| run | trained on | kimg | FID | FID / noaug | KID×1000 | p at end | D accuracy |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows.values():
+        fid = f"{row['fid']:.1f}" if "fid" in row else "-"
+        ratio = f"{row['fid'] / base:.2f}" if base and "fid" in row else "-"
+        kid = f"{row['kid_x1000']:.1f}" if "kid_x1000" in row else "-"
+        p = f"{row['ada_p']:.3f}" if row.get("ada_p") is not None else "-"
+        acc = f"{row['D_accuracy']:.3f}" if row.get("D_accuracy") is not None else "-"
+        print(f"| {row['run']} | {row['data']} | {row['kimg']} | {fid} | {ratio} | {kid} | "
+              f"{p} | {acc} |")
+    protocols = [row["protocol"] for row in rows.values() if "protocol" in row]
+    if protocols:
+        print(f"\nprotocol: {protocols[0]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per run")
+    parser.add_argument("--kimg", type=float, default=None, help="an image budget instead")
+    parser.add_argument("--runs", default=",".join(RUNS))
+    parser.add_argument("--n", type=int, default=2000, help="generated images for FID/KID")
+    parser.add_argument("--n-real", type=int, default=10000, help="real images for FID/KID")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--outdir", default="runs/bench-ada")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="results file (default: OUTDIR/ada-BUDGET.json)")
+    args = parser.parse_args()
+
+    names = [n.strip() for n in args.runs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        parser.error(f"unknown run(s) {', '.join(unknown)}; choose from {', '.join(RUNS)}")
+    source, crop = DATASETS["anime"]
+    packed = prepare_cached(source, PrepareOptions(resolution=64, crop=crop))
+    data = split(packed, Path(args.outdir) / "data")
+    budget = f"{args.kimg:g}kimg" if args.kimg else f"{args.minutes:g}min"
+    table = args.table or Path(args.outdir) / f"ada-{budget}.json"
+    rows: dict[str, dict] = json.loads(table.read_text()) if table.exists() else {}
+    for name in names:
+        if name in rows:
+            print(f"{name}: already in {table}, skipped")
+            continue
+        rows[name] = train_run(name, packed, data, rows, args)
+        write_json(table, rows)  # after each run: a later sitting resumes from here
+        print(f"{name:12s} {rows[name]['kimg']:6.1f} kimg  FID {rows[name].get('fid', '-')}",
+              flush=True)
+    print_table({n: rows[n] for n in RUNS if n in rows},
+                f"StyleGAN2 small, 64 px, {budget} per run (table: {table})")
+
+
+if __name__ == "__main__":
+    main()
