@@ -45,6 +45,8 @@ RECIPES: dict[str, dict] = {
     "spectral": {"preset": "dcgan-paper", "d_norm": "spectral"},
     "spectral-hinge": {"preset": "dcgan-paper", "d_norm": "spectral", "loss": "hinge"},
     "r1": {"preset": "dcgan-paper", "d_norm": "none", "r1": 0.2},
+    # R3GAN's objective (Huang et al. 2024) on the DCGAN networks: relativistic pairing + R1 + R2.
+    "r3gan": {"preset": "dcgan-paper", "d_norm": "none", "loss": "rpgan", "r1": 0.2, "r2": 0.2},
     "ttur": {"preset": "dcgan-paper", "lr_d": 4e-4, "lr_g": 1e-4},
     "diffaug": {"preset": "dcgan-paper", "diffaugment": "translation,cutout"},
     "diffaug-color": {"preset": "dcgan-paper", "diffaugment": "color,translation,cutout"},
@@ -54,6 +56,11 @@ RECIPES: dict[str, dict] = {
                             "d_norm": "spectral"},
     "mirror-ema-diffaug": {"preset": "dcgan-paper", "mirror": True, "ema_kimg": 10.0,
                            "diffaugment": "translation,cutout"},
+    # The default plus one more change: where the next default would come from.
+    "default-color": {"diffaugment": "color,translation,cutout"},
+    "default-ttur": {"lr_d": 4e-4, "lr_g": 1e-4},
+    "default-batch32": {"batch": 32},
+    "default-r3gan": {"d_norm": "none", "loss": "rpgan", "r1": 0.2, "r2": 0.2},
 }
 
 

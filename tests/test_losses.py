@@ -30,10 +30,12 @@ def seeded(seed: int = 0) -> torch.Generator:
 #   mse:   mean(1², (-2)²) + mean(0.5², (-3)²) = 2.5 + 4.625 = 7.125
 #   hinge: mean(relu(-1), relu(2)) + mean(relu(1.5), relu(-2)) = 1.0 + 0.75 = 1.75
 #   wgan:  mean(fake) - mean(real) = -1.25 - 0.5 = -1.75
-D_HAND = {"bce": 1.2314270, "mse": 7.125, "hinge": 1.75, "wgan": -1.75}
+#   rpgan: mean(softplus(0.5 - 2), softplus(-3 + 1)) = (0.201413 + 0.126928)/2 = 0.164170
+D_HAND = {"bce": 1.2314270, "mse": 7.125, "hinge": 1.75, "wgan": -1.75, "rpgan": 0.1641705}
 # G: bce mean(softplus(-0.5), softplus(3)) = (0.474077 + 3.048587)/2; mse mean(0.25, 16);
-#    hinge and wgan -mean(fake)
-G_HAND = {"bce": 1.7613322, "mse": 8.125, "hinge": 1.25, "wgan": 1.25}
+#    hinge and wgan -mean(fake); rpgan mean(softplus(2 - 0.5), softplus(-1 + 3))
+#    = (1.701413 + 2.126928)/2
+G_HAND = {"bce": 1.7613322, "mse": 8.125, "hinge": 1.25, "wgan": 1.25, "rpgan": 1.9141705}
 
 
 @pytest.mark.parametrize("kind", L.LOSSES)
@@ -47,7 +49,18 @@ def test_discriminator_loss_hand_values(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", L.LOSSES)
 def test_generator_loss_hand_values(kind: str) -> None:
-    assert L.generator_loss(kind, FAKE[:, None]).item() == pytest.approx(G_HAND[kind], abs=1e-6)
+    got = L.generator_loss(kind, FAKE[:, None], REAL[:, None])
+    assert got.item() == pytest.approx(G_HAND[kind], abs=1e-6)
+
+
+def test_rpgan_pairs_each_real_with_its_fake() -> None:
+    # Swapping the fakes changes the pairs, and so the loss (a mean-based loss would not change).
+    swapped = L.discriminator_loss("rpgan", REAL, FAKE.flip(0))
+    assert swapped.item() != pytest.approx(D_HAND["rpgan"], abs=1e-3)
+    with pytest.raises(GanvasError, match="rpgan: pairs reals with fakes"):
+        L.discriminator_loss("rpgan", REAL, FAKE[:1])
+    with pytest.raises(GanvasError, match="needs D's logits on reals"):
+        L.generator_loss("rpgan", FAKE)
 
 
 def test_bce_float_targets_match_torch_and_hand_value() -> None:
@@ -78,7 +91,7 @@ def test_mse_targets() -> None:
     assert got.item() == pytest.approx(7.295, abs=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["hinge", "wgan"])
+@pytest.mark.parametrize("kind", ["hinge", "wgan", "rpgan"])
 def test_hinge_and_wgan_ignore_targets(kind: str) -> None:
     got = L.discriminator_loss(kind, REAL, FAKE, real_target=0.3, fake_target=torch.ones(2))
     assert got.item() == pytest.approx(D_HAND[kind])
@@ -414,7 +427,7 @@ def test_no_host_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     targets = L.discriminator_targets(5, soft_labels=(0.7, 1.0), label_flip=0.1, generator=g)
     for kind in L.LOSSES:
         L.discriminator_loss(kind, D_real, D_fake, *targets)
-        L.generator_loss(kind, D_fake)
+        L.generator_loss(kind, D_fake, D_real)
     penalty = (
         L.wgan_gp_penalty(D, reals, fakes, g)
         + L.dragan_penalty(D, reals, generator=g)

@@ -142,7 +142,8 @@ class TrainConfig:
                     choices=("normal", "glorot"), group="dcgan")
 
     # --- loss and regularisation ------------------------------------------------------------
-    loss: str = opt("bce", "Adversarial loss.", choices=("bce", "mse", "hinge", "wgan"),
+    loss: str = opt("bce", "Adversarial loss (rpgan: relativistic pairing, as in R3GAN with "
+                    "--r1 and --r2).", choices=("bce", "mse", "hinge", "wgan", "rpgan"),
                     group="loss")
     gp: float = opt(0.0, "WGAN-GP penalty weight on interpolates (0: off).",
                     check=non_negative, group="loss")
@@ -159,8 +160,10 @@ class TrainConfig:
                                  check=positive, group="loss")
     r1: float = opt(0.0, "R1 penalty weight gamma on reals (0: off).", check=non_negative,
                     group="loss")
-    r1_every: int = opt(16, "Apply R1 lazily every N discriminator steps.", check=positive,
-                        group="loss")
+    r2: float = opt(0.0, "R2 penalty weight gamma on fakes (0: off), on R1's schedule.",
+                    check=non_negative, group="loss")
+    r1_every: int = opt(16, "Apply R1 (and R2) lazily every N discriminator steps.",
+                        check=positive, group="loss")
     label_smoothing: float = opt(0.0, "One-sided label smoothing: real targets 1 - s.",
                                  check=half_probability, group="loss")
     soft_labels: tuple[float, float] | None = opt(None, "Random real targets in lo,hi (ganhacks: "
@@ -385,7 +388,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise GanvasError("--soft-labels and --label-smoothing both set real targets; use one")
     label_tricks = [option_name(n) for n in ("label_smoothing", "soft_labels", "label_flip")
                     if getattr(cfg, n)]
-    if label_tricks and cfg.loss in ("hinge", "wgan"):
+    if label_tricks and cfg.loss in ("hinge", "wgan", "rpgan"):
         raise GanvasError(f"{label_tricks[0]}: --loss {cfg.loss} has no labels, so it would "
                           "have no effect; use --loss bce or mse, or drop it")
     if cfg.aug in ("ada", "fixed"):

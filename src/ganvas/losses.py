@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ganvas.errors import GanvasError
 
-LOSSES = ("bce", "mse", "hinge", "wgan")
+LOSSES = ("bce", "mse", "hinge", "wgan", "rpgan")
 DRAGAN_NOISES = ("uniform", "gaussian")
 # Reference perturbation scale per DRAGAN noise kind; see dragan_penalty.
 DRAGAN_DEFAULT_C = {"uniform": 0.5, "gaussian": 10.0}
@@ -83,9 +83,12 @@ def discriminator_loss(
       the same "sum of a real and a fake term" scale as ``bce``.
     - ``hinge``: ``mean(relu(1 - real)) + mean(relu(1 + fake))``.
     - ``wgan``: ``mean(fake) - mean(real)`` (the critic's negated Wasserstein estimate).
+    - ``rpgan`` (relativistic pairing, Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024):
+      ``mean(softplus(fake_i - real_i))``: D judges each real against the fake it is paired
+      with, so the batches must have the same size.
 
-    ``hinge`` and ``wgan`` have no labels, so they ignore ``real_target`` / ``fake_target``
-    (label smoothing, soft labels and label flipping have no effect with them).
+    ``hinge``, ``wgan`` and ``rpgan`` have no labels, so they ignore ``real_target`` /
+    ``fake_target`` (label smoothing, soft labels and label flipping have no effect with them).
     """
     _check_choice("loss", kind, LOSSES)
     real = real_logits.reshape(-1)
@@ -97,18 +100,33 @@ def discriminator_loss(
         return (real - real_target).square().mean() + (fake - fake_target).square().mean()
     if kind == "hinge":
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    if kind == "rpgan":
+        return F.softplus(fake - _paired(real, fake)).mean()
     return fake.mean() - real.mean()
 
 
-def generator_loss(kind: str, fake_logits: Tensor) -> Tensor:
+def _paired(real: Tensor, fake: Tensor) -> Tensor:
+    if real.shape != fake.shape:
+        raise GanvasError(f"loss rpgan: pairs reals with fakes, got {real.numel()} real and "
+                          f"{fake.numel()} fake logits")
+    return real
+
+
+def generator_loss(kind: str, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
     """G's loss on D's logits for a fake batch (lower is better for G).
 
     ``bce`` is the non-saturating ``softplus(-fake).mean()`` (= BCE towards "real"), which keeps
     useful gradients when D confidently rejects the fakes early on; ``mse`` is
-    ``mean((fake - 1)²)`` (no ½, like the D side); ``hinge`` and ``wgan`` are ``-mean(fake)``.
+    ``mean((fake - 1)²)`` (no ½, like the D side); ``hinge`` and ``wgan`` are ``-mean(fake)``;
+    ``rpgan`` is ``mean(softplus(real_i - fake_i))`` and needs ``real_logits`` (D's logits on a
+    real batch of the same size).
     """
     _check_choice("loss", kind, LOSSES)
     fake = fake_logits.reshape(-1)
+    if kind == "rpgan":
+        if real_logits is None:
+            raise GanvasError("loss rpgan: the generator loss needs D's logits on reals")
+        return F.softplus(_paired(real_logits.reshape(-1), fake) - fake).mean()
     if kind == "bce":
         return F.softplus(-fake).mean()
     if kind == "mse":
@@ -294,7 +312,8 @@ def r1_penalty(D: Discriminator, reals: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018): ``E[‖∇ₓD(x)‖²]`` on reals (sum over pixels, mean over batch).
 
     Zero-centred on the data, so D is pushed to be flat where the reals are. The caller multiplies
-    by γ/2 and, with lazy regularisation, by the interval between penalty steps.
+    by γ/2 and, with lazy regularisation, by the interval between penalty steps. Given fakes it is
+    R2, the same penalty on G's samples (R3GAN pairs R1 and R2 with the ``rpgan`` loss).
     """
     return _input_gradients(D, _leaf(reals)).square().sum(dim=1).mean()
 

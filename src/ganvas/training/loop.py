@@ -268,7 +268,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             # Generator: one step against the updated D, lazy regulariser.
             G.requires_grad_(True)
             D.requires_grad_(False)
-            loss_G, g_stats = objective.generator_step(local_batch, device, frac)
+            loss_G, g_stats = objective.generator_step(local_batch, device, frac, reals)
             optimizer_step(opt_G, G, loss_G, scaler_G, shard)
             stats.add(g_stats)
             interval = objective.g_reg_interval

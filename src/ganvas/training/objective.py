@@ -47,14 +47,15 @@ class AdversarialObjective:
             if aug == "ada" else None
         self.policy = augment.parse_policy(cfg.diffaugment) if cfg.diffaugment else ()
         self.r1_gamma, self.r1_interval = cfg.r1, cfg.r1_every
+        self.r2_gamma = cfg.r2
         self._autocast = autocast or contextlib.nullcontext
 
     # -- what the loop schedules -------------------------------------------------------------
 
     @property
     def d_reg_interval(self) -> int | None:
-        """Lazy R1: a separate D step every this many D steps (None: no lazy regulariser)."""
-        return self.r1_interval if self.r1_gamma else None
+        """Lazy R1/R2: a separate D step every this many D steps (None: no lazy regulariser)."""
+        return self.r1_interval if self.r1_gamma or self.r2_gamma else None
 
     @property
     def g_reg_interval(self) -> int | None:
@@ -129,16 +130,30 @@ class AdversarialObjective:
 
     def discriminator_regularizer(self, reals: torch.Tensor,
                                   progress: float) -> tuple[torch.Tensor, Stats]:
-        """Lazy R1 on reals as D sees them: (γ/2)·interval·E‖∇D‖², its own optimizer step."""
-        r1 = losses.r1_penalty(self.viewed_d(progress), reals)
-        return (self.r1_gamma / 2) * self.r1_interval * r1, {"penalty_r1": r1.detach()}
+        """Lazy R1 on reals (and R2 on fresh fakes) as D sees them: (γ/2)·interval·E‖∇D‖², its
+        own optimizer step."""
+        total, stats = torch.zeros((), device=reals.device), {}
+        if self.r1_gamma:
+            r1 = losses.r1_penalty(self.viewed_d(progress), reals)
+            total, stats["penalty_r1"] = total + self.r1_gamma / 2 * r1, r1.detach()
+        if self.r2_gamma:
+            with torch.no_grad(), self.precision():
+                fakes = self.fakes(reals.shape[0], reals.device, for_generator=False).float()
+            r2 = losses.r1_penalty(self.viewed_d(progress), fakes)
+            total, stats["penalty_r2"] = total + self.r2_gamma / 2 * r2, r2.detach()
+        return self.r1_interval * total, stats
 
-    def generator_step(self, batch: int, device: torch.device,
-                       progress: float) -> tuple[torch.Tensor, Stats]:
-        """Loss of G on a fresh fake batch, judged by D through the same view."""
+    def generator_step(self, batch: int, device: torch.device, progress: float,
+                       reals: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+        """Loss of G on a fresh fake batch, judged by D through the same view (the relativistic
+        ``rpgan`` loss also judges ``reals``, the D step's last real batch)."""
         with self.precision():
             fakes = self.fakes(batch, device, for_generator=True).float()
-        adv = losses.generator_loss(self.cfg.loss, self.judge(fakes, progress))
+        real_logits = None
+        if self.cfg.loss == "rpgan":
+            with torch.no_grad():
+                real_logits = self.judge(reals, progress)
+        adv = losses.generator_loss(self.cfg.loss, self.judge(fakes, progress), real_logits)
         total = adv
         if self.cfg.kernel_l2:
             total = total + self.cfg.kernel_l2 * losses.kernel_l2(self.G)
