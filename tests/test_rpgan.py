@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ganvas.config import resolve
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
-from ganvas.training.objective import AdversarialObjective
+from ganvas.training.objective import AdversarialObjective, score_stats
 from tests.conftest import TINY, cli_args
 
 
@@ -60,9 +60,12 @@ def test_r1_and_r2_add_up() -> None:
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_label_tricks_are_refused_with_rpgan() -> None:
+def test_label_tricks_and_ada_are_refused_with_rpgan() -> None:
     with pytest.raises(GanvasError, match="--label-smoothing: --loss rpgan has no labels"):
         resolve(dict(TINY, loss="rpgan", label_smoothing=0.1))
+    with pytest.raises(GanvasError, match="--aug ada: .* --loss rpgan"):
+        resolve(dict(TINY, loss="rpgan", aug="ada"))
+    resolve(dict(TINY, loss="rpgan", aug="fixed", p=0.2))
 
 
 def test_train_with_the_r3gan_objective_from_the_command_line(tmp_path: Path) -> None:
@@ -76,3 +79,10 @@ def test_train_with_the_r3gan_objective_from_the_command_line(tmp_path: Path) ->
     assert all(torch.isfinite(torch.tensor([r["loss_D"], r["loss_G"]])).all() for r in rows)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["loss"] == "rpgan" and config["r2"] == 0.2
+
+
+def test_accuracy_under_rpgan_counts_pairs_won() -> None:
+    # Both logits positive: as absolute scores half would be "wrong"; paired, D wins 2 of 3.
+    real, fake = torch.tensor([3.0, 2.0, 1.0]), torch.tensor([1.0, 1.0, 2.0])
+    assert score_stats(real, fake)["D_accuracy"].item() == pytest.approx(0.5)
+    assert score_stats(real, fake, paired=True)["D_accuracy"].item() == pytest.approx(2 / 3)

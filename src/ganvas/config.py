@@ -395,6 +395,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         from ganvas.ada import parse_augpipe
 
         parse_augpipe(cfg.augpipe)
+    ada = cfg.aug == "ada" or (cfg.aug == "auto" and cfg.model == "stylegan2")
+    if ada and cfg.loss == "rpgan":
+        raise GanvasError("--aug ada: its overfitting measure E[sign(D(real))] needs D's "
+                          "absolute scores, which --loss rpgan leaves free; use --aug fixed "
+                          "--p P or --aug none")
     if cfg.aug == "fixed" and cfg.p == 0:
         raise GanvasError("--aug fixed: give the probability with --p (it is 0)")
     if cfg.loss == "wgan" and not cfg.gp and cfg.d_norm != "spectral":

@@ -112,7 +112,8 @@ class AdversarialObjective:
             label_flip=cfg.label_flip, device=reals.device, generator=self.rng)
         adv = losses.discriminator_loss(cfg.loss, real_logits, fake_logits, real_t, fake_t)
         total = adv
-        stats = {"loss_D": adv.detach(), **score_stats(real_logits, fake_logits)}
+        stats = {"loss_D": adv.detach(),
+                 **score_stats(real_logits, fake_logits, paired=cfg.loss == "rpgan")}
         if cfg.gp:
             gp = losses.wgan_gp_penalty(self.viewed_d(progress), reals, fakes,
                                         generator=self.rng)
@@ -189,10 +190,17 @@ class AdversarialObjective:
             self.ada_control.load_state_dict(state["ada_control"])
 
 
-def score_stats(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Stats:
-    """D(x), D(G(z)) as mean sigmoid scores, and D's accuracy (real > 0.5, fake < 0.5)."""
+def score_stats(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                paired: bool = False) -> Stats:
+    """D(x), D(G(z)) as mean sigmoid scores, and D's accuracy (real > 0.5, fake < 0.5).
+
+    With a relativistic loss (``paired``) only logit differences mean anything, so the accuracy
+    is the fraction of pairs where D scores the real above its fake."""
     real_logits, fake_logits = real_logits.detach().float(), fake_logits.detach().float()
-    accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2
+    if paired:
+        accuracy = (real_logits.reshape(-1) > fake_logits.reshape(-1)).float().mean()
+    else:
+        accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2
     return {"D_real": torch.sigmoid(real_logits).mean(),
             "D_fake": torch.sigmoid(fake_logits).mean(),
             "D_accuracy": accuracy}
