@@ -2,10 +2,11 @@
 
     python bench/ada.py --minutes 15                    # every run, resumable
     python bench/ada.py --minutes 15 --runs ada,noaug   # just these
+    python bench/ada.py --resolution 32 --kimg 60 --runs noaug,ada --n 0   # no FID, faster
 
 The anime faces (``anime_faces_64.tar``, 22,969 images) are split once into a 1,000-image
-subset (random, seed 0) and the other 21,969 images. StyleGAN2 ``--cfg small`` at 64 px then
-trains for the same wall-clock budget (or ``--kimg``):
+subset (random, seed 0) and the other 21,969 images. StyleGAN2 ``--cfg small`` at 64 px (or
+``--resolution 32``) then trains for the same wall-clock budget (or ``--kimg``):
 
     pretrain     on the other 21,969 images, ADA on (the network the *-init runs start from)
     ada          on the 1,000-image subset, --aug ada
@@ -13,7 +14,7 @@ trains for the same wall-clock budget (or ``--kimg``):
     ada-init     as ada, --init-from the pretrain run
     noaug-init   as noaug, --init-from the pretrain run
 
-Each subset run is scored with FID and KID: ``--n`` generated images (G_ema) against ``--n-real``
+Each subset run is scored (unless ``--n 0``) with FID and KID: ``--n`` generated images (G_ema) against ``--n-real``
 images of the whole dataset (the same fixed random subset as ``bench/quality.py``, so the cached
 real features are shared), as the ADA paper scores its subset runs against the full dataset.
 The table also shows ADA's p and the discriminator's accuracy at the end of training (mean of the
@@ -36,11 +37,12 @@ import ganvas
 from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
-from ganvas.utils.io import write_json
+
 from quality import DATASETS, reference_images
+from tables import budget_of, fill_table, finished_run
 
 SUBSET = 1000
-MODEL = {"model": "stylegan2", "cfg": "small", "resolution": 64}
+MODEL = {"model": "stylegan2", "cfg": "small"}
 # name: (which split it trains on, options, the run it starts from)
 RUNS: dict[str, tuple[str, dict, str | None]] = {
     "pretrain": ("others", {"aug": "ada"}, None),
@@ -83,18 +85,22 @@ def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, di
     if start_from is not None and start_from not in done:
         raise SystemExit(f"{name} starts from {start_from}: run that first (--runs {start_from},"
                          f"{name})")
-    budget = {"kimg": args.kimg} if args.kimg else {"minutes": args.minutes}
+    budget, _ = budget_of(args)
     init = {"init_from": done[start_from]["run_dir"]} if start_from else {}
     started = time.time()
-    run_dir = ganvas.train(str(data[which]), seed=args.seed, outdir=args.outdir,
-                           desc=f"ada-{name}", progress=False, snapshot_kimg=1e6,
-                           **MODEL, **budget, **options, **init).run_dir
+    run_dir = finished_run(args.outdir, f"ada-{name}", {**budget, "resolution": args.resolution},
+                           args.seed)
+    if run_dir is None:
+        run_dir = ganvas.train(str(data[which]), seed=args.seed, outdir=args.outdir,
+                               desc=f"ada-{name}", progress=False, snapshot_kimg=1e6,
+                               resolution=args.resolution, **MODEL, **budget, **options,
+                               **init).run_dir
     progress = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["progress"]
     row = {"run": name, "data": which, "options": {**options, **init},
            "kimg": round(progress["nimg"] / 1000, 1),
            "train_minutes": round(progress["train_seconds"] / 60, 1), "run_dir": str(run_dir),
            "ada_p": tail_stats(run_dir, "ada_p"), "D_accuracy": tail_stats(run_dir, "D_accuracy")}
-    if which == "subset":
+    if which == "subset" and args.n > 0:
         scores = evaluate(reference_images(packed, args.n_real), run_dir, fid=True, kid=True,
                           n=args.n_real, n_b=args.n)
         row.update(fid=scores["fid"], kid_x1000=scores["kid_mean"] * 1000,
@@ -126,12 +132,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget per run")
     parser.add_argument("--kimg", type=float, default=None, help="an image budget instead")
     parser.add_argument("--runs", default=",".join(RUNS))
-    parser.add_argument("--n", type=int, default=2000, help="generated images for FID/KID")
+    parser.add_argument("--resolution", type=int, default=64, choices=(32, 64))
+    parser.add_argument("--n", type=int, default=2000,
+                        help="generated images for FID/KID (0: train only, no scores)")
     parser.add_argument("--n-real", type=int, default=10000, help="real images for FID/KID")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--outdir", default="runs/bench-ada")
     parser.add_argument("--table", type=Path, default=None,
-                        help="results file (default: OUTDIR/ada-BUDGET.json)")
+                        help="results file (default: OUTDIR/ada-RESpx-BUDGET.json)")
     args = parser.parse_args()
 
     names = [n.strip() for n in args.runs.split(",") if n.strip()]
@@ -139,21 +147,14 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown run(s) {', '.join(unknown)}; choose from {', '.join(RUNS)}")
     source, crop = DATASETS["anime"]
-    packed = prepare_cached(source, PrepareOptions(resolution=64, crop=crop))
-    data = split(packed, Path(args.outdir) / "data")
-    budget = f"{args.kimg:g}kimg" if args.kimg else f"{args.minutes:g}min"
-    table = args.table or Path(args.outdir) / f"ada-{budget}.json"
-    rows: dict[str, dict] = json.loads(table.read_text()) if table.exists() else {}
-    for name in names:
-        if name in rows:
-            print(f"{name}: already in {table}, skipped")
-            continue
-        rows[name] = train_run(name, packed, data, rows, args)
-        write_json(table, rows)  # after each run: a later sitting resumes from here
-        print(f"{name:12s} {rows[name]['kimg']:6.1f} kimg  FID {rows[name].get('fid', '-')}",
-              flush=True)
+    packed = prepare_cached(source, PrepareOptions(resolution=args.resolution, crop=crop))
+    data = split(packed, Path(args.outdir) / "data" / f"{args.resolution}px")
+    _, budget = budget_of(args)
+    table = args.table or Path(args.outdir) / f"ada-{args.resolution}px-{budget}.json"
+    rows = fill_table(table, names, lambda name, done: train_run(name, packed, data, done, args),
+                      lambda row: f"{row['kimg']:6.1f} kimg  FID {row.get('fid', '-')}")
     print_table({n: rows[n] for n in RUNS if n in rows},
-                f"StyleGAN2 small, 64 px, {budget} per run (table: {table})")
+                f"StyleGAN2 small, {args.resolution} px, {budget} per run (table: {table})")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ skips them, so a 20-minute-per-recipe table can be built over several sittings.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from ganvas.data.packed import PackedDataset
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
 from ganvas.metrics.sources import ArraySide
-from ganvas.utils.io import write_json
+
+from tables import budget_of, fill_table, finished_run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {"anime": (SHARED / "anime_faces_64.tar", "center"),
@@ -72,27 +72,12 @@ def reference_images(packed: Path, n: int) -> ArraySide:
                      f"{packed.name}: {len(chosen)} random training images (seed 0)")
 
 
-def finished_run(name: str, args: argparse.Namespace, budget: dict) -> Path | None:
-    """A run of this recipe and budget that finished training but was never scored (the
-    sitting ended during its evaluation): score it instead of training it again."""
-    for run in sorted(Path(args.outdir).glob(f"*-{args.data}-{name}")):
-        try:
-            config = json.loads((run / "config.json").read_text())
-            state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
-        except (OSError, ValueError, RuntimeError):
-            continue
-        same_budget = all(config.get(key) == value for key, value in budget.items())
-        if same_budget and config.get("seed") == args.seed and state["progress"]["finished"]:
-            return run
-    return None
-
-
 def run_recipe(name: str, packed: Path, args: argparse.Namespace) -> dict:
     spec = dict(RECIPES[name])
     preset = spec.pop("preset", None)
-    budget = {"kimg": args.kimg} if args.kimg else {"minutes": args.minutes}
+    budget, _ = budget_of(args)
     started = time.time()
-    run_dir = finished_run(name, args, budget)
+    run_dir = finished_run(args.outdir, f"{args.data}-{name}", budget, args.seed)
     if run_dir is None:
         run_dir = ganvas.train(str(packed), preset=preset, resolution=64, seed=args.seed,
                                outdir=args.outdir, desc=f"{args.data}-{name}", progress=False,
@@ -140,18 +125,11 @@ def main() -> None:
         parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
     source, crop = DATASETS[args.data]
     packed = prepare_cached(source, PrepareOptions(resolution=64, crop=crop))
-    budget = f"{args.kimg:g}kimg" if args.kimg else f"{args.minutes:g}min"
+    _, budget = budget_of(args)
     table = args.table or Path(args.outdir) / f"quality-{args.data}-{budget}.json"
-    rows: dict[str, dict] = json.loads(table.read_text()) if table.exists() else {}
-    for name in names:
-        if name in rows:
-            print(f"{name}: already in {table}, skipped")
-            continue
-        rows[name] = run_recipe(name, packed, args)
-        write_json(table, rows)  # after each recipe: a later sitting resumes from here
-        row = rows[name]
-        print(f"{name:18s} {row['kimg']:7.1f} kimg  FID {row['fid']:7.2f}  "
-              f"KID×1000 {row['kid_x1000']:6.2f}", flush=True)
+    rows = fill_table(table, names, lambda name, _: run_recipe(name, packed, args),
+                      lambda row: f"{row['kimg']:7.1f} kimg  FID {row['fid']:7.2f}  "
+                                  f"KID×1000 {row['kid_x1000']:6.2f}")
     print_table({n: rows[n] for n in rows if n in names or n == BASELINE},
                 f"{args.data}, 64 px, {budget} per recipe (table: {table})")
 
