@@ -62,13 +62,16 @@ def test_ada_p_resumes_exactly(tmp_path: Path) -> None:
 def test_ada_p_rises_when_d_is_confident_on_reals_and_stays_off_without_ada(
         tmp_path: Path) -> None:
     options = dict(TINY, kimg=0.64, ada_kimg=2.0, lr_d=2e-3, precision="fp32")
-    with_ada = rows(ganvas.train(outdir=str(tmp_path), aug="ada", progress=False,
-                                 **options).run_dir)
+    ada_run = ganvas.train(outdir=str(tmp_path), aug="ada", progress=False, **options).run_dir
+    with_ada = rows(ada_run)
     assert max(r["ada_rt"] for r in with_ada) > 0.6
     assert with_ada[-1]["ada_p"] > 0.05
-    without = rows(ganvas.train(outdir=str(tmp_path), aug="none", progress=False,
-                                **options).run_dir)
-    assert not any("ada_p" in r for r in without)
+    plain_run = ganvas.train(outdir=str(tmp_path), aug="none", progress=False,
+                             **options).run_dir
+    assert not any("ada_p" in r for r in rows(plain_run))
+    # p and r_t are plotted while training, for the runs that have them.
+    assert (ada_run / "plots" / "ada.png").is_file()
+    assert not (plain_run / "plots" / "ada.png").exists()
 
 
 def test_init_from_copies_networks_and_freeze_d_keeps_blocks(tmp_path: Path) -> None:

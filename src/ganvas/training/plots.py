@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ganvas.utils.io import atomic_path  # noqa: E402
 
 
-LABELS = {"D_real": "D(x)", "D_fake": "D(G(z))", "D_accuracy": "D accuracy"}
+LABELS = {"D_real": "D(x)", "D_fake": "D(G(z))", "D_accuracy": "D accuracy",
+          "ada_p": "ADA p", "ada_rt": "ADA r_t"}
 
 
 def line_plot(path: Path, records: Sequence[dict[str, Any]], keys: Sequence[str], title: str,
@@ -41,9 +42,13 @@ def line_plot(path: Path, records: Sequence[dict[str, Any]], keys: Sequence[str]
 
 
 def training_plots(run_dir: Path, records: Sequence[dict[str, Any]]) -> None:
-    """``plots/losses.png`` and ``plots/scores.png`` from the stats records so far."""
+    """``plots/losses.png``, ``plots/scores.png`` and, for runs with ADA, ``plots/ada.png``
+    from the stats records so far."""
     loss_keys = ["loss_D", "loss_G"] + sorted({k for r in records for k in r
                                                if k.startswith("penalty_")})
     line_plot(run_dir / "plots" / "losses.png", records, loss_keys, "Losses", "loss")
     line_plot(run_dir / "plots" / "scores.png", records, ["D_real", "D_fake", "D_accuracy"],
               "Discriminator: D(x), D(G(z)), accuracy", "score", ylim=(-0.02, 1.02))
+    if any("ada_p" in r for r in records):
+        line_plot(run_dir / "plots" / "ada.png", records, ["ada_p", "ada_rt"],
+                  "ADA: augmentation probability p and overfitting r_t", "value")
