@@ -14,9 +14,10 @@ subset (random, seed 0) and the other 21,969 images. StyleGAN2 ``--cfg small`` a
     ada-init     as ada, --init-from the pretrain run
     noaug-init   as noaug, --init-from the pretrain run
 
-Each subset run is scored (unless ``--n 0``) with FID and KID: ``--n`` generated images (G_ema) against ``--n-real``
-images of the whole dataset (the same fixed random subset as ``bench/quality.py``, so the cached
-real features are shared), as the ADA paper scores its subset runs against the full dataset.
+Each subset run is scored (unless ``--n 0``) with FID and KID: ``--n`` generated images
+(G_ema) against ``--n-real`` images of the whole dataset (the same fixed random subset as
+``bench/quality.py``, so the cached real features are shared), as the ADA paper scores its
+subset runs against the full dataset.
 The table also shows ADA's p and the discriminator's accuracy at the end of training (mean of the
 last five log lines): without augmentation D's accuracy goes to 1 as it memorises the subset,
 with ADA p rises instead. Finished runs are kept in the table JSON; running the same command

@@ -24,17 +24,18 @@ def budget_of(args: argparse.Namespace) -> tuple[dict, str]:
     return {"minutes": args.minutes}, f"{args.minutes:g}min"
 
 
-def finished_run(outdir: str, desc: str, budget: dict, seed: int) -> Path | None:
-    """A run folder named ``*-DESC`` with this budget and seed whose training finished (the
-    sitting ended while it was being scored): score it instead of training it again."""
+def finished_run(outdir: str, desc: str, settings: dict, seed: int) -> Path | None:
+    """A run folder named ``*-DESC`` whose config has these ``settings`` (the budget, and any
+    option the name does not say) and seed, and whose training finished (the sitting ended
+    while it was being scored): score it instead of training it again."""
     for run in sorted(Path(outdir).glob(f"*-{desc}")):
         try:
             config = json.loads((run / "config.json").read_text())
             state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
         except (OSError, ValueError, RuntimeError):
             continue
-        same_budget = all(config.get(key) == value for key, value in budget.items())
-        if same_budget and config.get("seed") == seed and state["progress"]["finished"]:
+        same = all(config.get(key) == value for key, value in settings.items())
+        if same and config.get("seed") == seed and state["progress"]["finished"]:
             return run
     return None
 
