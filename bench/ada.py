@@ -19,9 +19,10 @@ Each subset run is scored (unless ``--n 0``) with FID and KID: ``--n`` generated
 ``bench/quality.py``, so the cached real features are shared), as the ADA paper scores its
 subset runs against the full dataset.
 The table also shows ADA's p and the discriminator's accuracy at the end of training (mean of the
-last five log lines): without augmentation D's accuracy goes to 1 as it memorises the subset,
-with ADA p rises instead. Finished runs are kept in the table JSON; running the same command
-again skips them.
+last five log lines), and, as the ADA paper's Figure 1b, how the final D ranks 1,000 images it
+trained on against 1,000 held-out images of the other split (ROC area: 0.5 = it cannot tell
+them apart, 1 = it has memorised its subset), and held-out images against G's fakes. Finished runs are
+kept in the table JSON; running the same command again skips them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -38,6 +40,8 @@ import ganvas
 from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
+from ganvas.sampling import load_discriminator, load_generator
+from ganvas.utils.io import write_json
 
 from quality import DATASETS, reference_images
 from tables import budget_of, fill_table, finished_run
@@ -52,6 +56,9 @@ RUNS: dict[str, tuple[str, dict, str | None]] = {
     "ada-init": ("subset", {"aug": "ada"}, "pretrain"),
     "noaug-init": ("subset", {"aug": "none"}, "pretrain"),
 }
+
+
+HELD_OUT = {"subset": "others", "others": "subset"}
 
 
 def split(packed: Path, out: Path) -> dict[str, Path]:
@@ -80,6 +87,45 @@ def tail_stats(run_dir: Path, key: str, lines: int = 5) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def auc(higher: torch.Tensor, lower: torch.Tensor) -> float:
+    """P(a score from ``higher`` > one from ``lower``), ties counting half (ROC area)."""
+    pairs = higher.reshape(-1, 1) - lower.reshape(1, -1)
+    return ((pairs > 0).float().mean() + (pairs == 0).float().mean() / 2).item()
+
+
+@torch.no_grad()
+def discriminator_separation(run_dir: Path, trained_on: Path, held_out: Path, n: int = 1000,
+                             batch: int = 200) -> dict[str, float]:
+    """How the run's final D ranks ``n`` images it trained on, ``n`` held-out images and ``n`` of
+    G's fakes (G, the network D was trained against, not G_ema), as ROC areas.
+
+    The ADA paper's Figure 1b in two numbers: trained vs held-out near 0.5 means D judges images
+    it has never seen like its own; near 1, it has memorised its training set. Areas, unlike
+    mean signs, do not move with D's overall offset, which swings from step to step (seen in
+    per-step logs). Batches are a multiple of the minibatch-stddev group (4), as in training.
+    """
+    D, G = load_discriminator(run_dir), load_generator(run_dir, ema=False)
+    rng = np.random.default_rng(0)
+
+    def logits(images: Iterator[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([D(x).reshape(-1) for x in images])
+
+    def reals(folder: Path) -> Iterator[torch.Tensor]:
+        pixels = PackedDataset.open(folder).images
+        picks = np.sort(rng.choice(len(pixels), min(n, len(pixels)), replace=False))
+        for i in range(0, len(picks), batch):
+            yield torch.from_numpy(pixels[picks[i:i + batch]]).float() / 127.5 - 1
+
+    def fakes() -> Iterator[torch.Tensor]:
+        latents = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(0))
+        for z in latents.split(batch):
+            yield G(z, noise_mode="random").clamp(-1, 1)
+
+    trained, unseen, generated = logits(reals(trained_on)), logits(reals(held_out)), logits(fakes())
+    return {"auc_trained_held_out": auc(trained, unseen),
+            "auc_held_out_fakes": auc(unseen, generated)}
+
+
 def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, dict],
               args: argparse.Namespace) -> dict:
     which, options, start_from = RUNS[name]
@@ -100,7 +146,8 @@ def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, di
     row = {"run": name, "data": which, "options": {**options, **init},
            "kimg": round(progress["nimg"] / 1000, 1),
            "train_minutes": round(progress["train_seconds"] / 60, 1), "run_dir": str(run_dir),
-           "ada_p": tail_stats(run_dir, "ada_p"), "D_accuracy": tail_stats(run_dir, "D_accuracy")}
+           "ada_p": tail_stats(run_dir, "ada_p"), "D_accuracy": tail_stats(run_dir, "D_accuracy"),
+           **discriminator_separation(run_dir, data[which], data[HELD_OUT[which]])}
     if which == "subset" and args.n > 0:
         scores = evaluate(reference_images(packed, args.n_real), run_dir, fid=True, kid=True,
                           n=args.n_real, n_b=args.n)
@@ -113,16 +160,19 @@ def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, di
 def print_table(rows: dict[str, dict], title: str) -> None:
     base = rows.get("noaug", {}).get("fid")
     print(f"\n{title}\n")
-    print("| run | trained on | kimg | FID | FID / noaug | KID×1000 | p at end | D accuracy |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| run | trained on | kimg | FID | FID / noaug | KID×1000 | p at end | D accuracy | "
+          "D: own > held-out | held-out > fakes |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows.values():
         fid = f"{row['fid']:.1f}" if "fid" in row else "-"
         ratio = f"{row['fid'] / base:.2f}" if base and "fid" in row else "-"
         kid = f"{row['kid_x1000']:.1f}" if "kid_x1000" in row else "-"
         p = f"{row['ada_p']:.3f}" if row.get("ada_p") is not None else "-"
         acc = f"{row['D_accuracy']:.3f}" if row.get("D_accuracy") is not None else "-"
+        areas = " | ".join(f"{row[key]:.3f}" if key in row else "-" for key in
+                           ("auc_trained_held_out", "auc_held_out_fakes"))
         print(f"| {row['run']} | {row['data']} | {row['kimg']} | {fid} | {ratio} | {kid} | "
-              f"{p} | {acc} |")
+              f"{p} | {acc} | {areas} |")
     protocols = [row["protocol"] for row in rows.values() if "protocol" in row]
     if protocols:
         print(f"\nprotocol: {protocols[0]}")
@@ -154,6 +204,11 @@ def main() -> None:
     table = args.table or Path(args.outdir) / f"ada-{args.resolution}px-{budget}.json"
     rows = fill_table(table, names, lambda name, done: train_run(name, packed, data, done, args),
                       lambda row: f"{row['kimg']:6.1f} kimg  FID {row.get('fid', '-')}")
+    for row in rows.values():  # rows from before the separation columns existed
+        if "auc_trained_held_out" not in row and Path(row["run_dir"]).is_dir():
+            row.update(discriminator_separation(Path(row["run_dir"]), data[row["data"]],
+                                                data[HELD_OUT[row["data"]]]))
+            write_json(table, rows)
     print_table({n: rows[n] for n in RUNS if n in rows},
                 f"StyleGAN2 small, {args.resolution} px, {budget} per run (table: {table})")
 
