@@ -21,8 +21,9 @@ subset runs against the full dataset.
 The table also shows ADA's p and the discriminator's accuracy at the end of training (mean of the
 last five log lines), and, as the ADA paper's Figure 1b, how the final D ranks 1,000 images it
 trained on against 1,000 held-out images of the other split (ROC area: 0.5 = it cannot tell
-them apart, 1 = it has memorised its subset), and held-out images against G's fakes. Finished runs are
-kept in the table JSON; running the same command again skips them.
+them apart, 1 = it has memorised its subset), and held-out images against G's fakes. D's
+accuracy and p against kimg are plotted beside the table (``OUTDIR/ada-RESpx-BUDGET.png``).
+Finished runs are kept in the table JSON; running the same command again skips them.
 """
 
 from __future__ import annotations
@@ -33,15 +34,19 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import matplotlib
 import numpy as np
 import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 import ganvas
 from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
 from ganvas.sampling import load_discriminator, load_generator
-from ganvas.utils.io import write_json
+from ganvas.utils.io import atomic_path, write_json
 
 from quality import DATASETS, reference_images
 from tables import budget_of, fill_table, finished_run
@@ -157,6 +162,34 @@ def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, di
     return row
 
 
+def plot_runs(rows: dict[str, dict], path: Path, window_kimg: float = 10.0) -> None:
+    """D's accuracy of every run, and ADA's p, against kimg (means over ``window_kimg``)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
+    for colour, row in enumerate(rows.values()):
+        records = [json.loads(line) for line in
+                   (Path(row["run_dir"]) / "stats.jsonl").read_text().splitlines() if line.strip()]
+        bins: dict[int, list[dict]] = {}
+        for record in records:
+            bins.setdefault(int(record["kimg"] // window_kimg), []).append(record)
+        kimg = [(k + 0.5) * window_kimg for k in sorted(bins)]
+        for ax, key in ((top, "D_accuracy"), (bottom, "ada_p")):
+            values = [np.mean([r[key] for r in bins[k] if key in r] or [np.nan])
+                      for k in sorted(bins)]
+            if not np.all(np.isnan(values)):
+                ax.plot(kimg, values, label=row["run"], color=f"C{colour}", linewidth=1.4)
+    top.set(ylabel="D accuracy", title=f"{path.stem}: D's accuracy and ADA's p "
+            f"({window_kimg:g}-kimg means)")
+    bottom.set(ylabel="ADA p", xlabel="kimg")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
 def print_table(rows: dict[str, dict], title: str) -> None:
     base = rows.get("noaug", {}).get("fid")
     print(f"\n{title}\n")
@@ -209,8 +242,10 @@ def main() -> None:
             row.update(discriminator_separation(Path(row["run_dir"]), data[row["data"]],
                                                 data[HELD_OUT[row["data"]]]))
             write_json(table, rows)
-    print_table({n: rows[n] for n in RUNS if n in rows},
-                f"StyleGAN2 small, {args.resolution} px, {budget} per run (table: {table})")
+    ordered = {n: rows[n] for n in RUNS if n in rows}
+    plot_runs(ordered, table.with_suffix(".png"))
+    print_table(ordered, f"StyleGAN2 small, {args.resolution} px, {budget} per run "
+                         f"(table: {table}, plot: {table.with_suffix('.png')})")
 
 
 if __name__ == "__main__":
