@@ -29,7 +29,6 @@ Finished runs are kept in the table JSON; running the same command again skips t
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +45,7 @@ from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
 from ganvas.sampling import load_discriminator, load_generator
+from ganvas.training.stats import read_jsonl
 from ganvas.utils.io import atomic_path, write_json
 
 from quality import DATASETS, reference_images
@@ -86,9 +86,7 @@ def split(packed: Path, out: Path) -> dict[str, Path]:
 
 def tail_stats(run_dir: Path, key: str, lines: int = 5) -> float | None:
     """Mean of ``key`` over the last ``lines`` log lines of a run's stats.jsonl."""
-    rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()
-            if line.strip()]
-    values = [row[key] for row in rows[-lines:] if key in row]
+    values = [row[key] for row in read_jsonl(run_dir / "stats.jsonl")[-lines:] if key in row]
     return float(np.mean(values)) if values else None
 
 
@@ -122,13 +120,18 @@ def discriminator_separation(run_dir: Path, trained_on: Path, held_out: Path, n:
             yield torch.from_numpy(pixels[picks[i:i + batch]]).float() / 127.5 - 1
 
     def fakes() -> Iterator[torch.Tensor]:
-        latents = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(0))
-        for z in latents.split(batch):
-            yield G(z, noise_mode="random").clamp(-1, 1)
+        seeded = torch.Generator().manual_seed(0)  # latents and noise: the same fakes each time
+        for z in torch.randn(n, G.z_dim, generator=seeded).split(batch):
+            yield G(z, noise_mode="random", generator=seeded).clamp(-1, 1)
 
     trained, unseen, generated = logits(reals(trained_on)), logits(reals(held_out)), logits(fakes())
     return {"auc_trained_held_out": auc(trained, unseen),
             "auc_held_out_fakes": auc(unseen, generated)}
+
+
+def separation_row(run_dir: Path, which: str, data: dict[str, Path]) -> dict[str, float]:
+    """:func:`discriminator_separation` of a run trained on split ``which``, against the other."""
+    return discriminator_separation(run_dir, data[which], data[HELD_OUT[which]])
 
 
 def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, dict],
@@ -152,7 +155,7 @@ def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, di
            "kimg": round(progress["nimg"] / 1000, 1),
            "train_minutes": round(progress["train_seconds"] / 60, 1), "run_dir": str(run_dir),
            "ada_p": tail_stats(run_dir, "ada_p"), "D_accuracy": tail_stats(run_dir, "D_accuracy"),
-           **discriminator_separation(run_dir, data[which], data[HELD_OUT[which]])}
+           **separation_row(run_dir, which, data)}
     if which == "subset" and args.n > 0:
         scores = evaluate(reference_images(packed, args.n_real), run_dir, fid=True, kid=True,
                           n=args.n_real, n_b=args.n)
@@ -166,10 +169,8 @@ def plot_runs(rows: dict[str, dict], path: Path, window_kimg: float = 10.0) -> N
     """D's accuracy of every run, and ADA's p, against kimg (means over ``window_kimg``)."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
     for colour, row in enumerate(rows.values()):
-        records = [json.loads(line) for line in
-                   (Path(row["run_dir"]) / "stats.jsonl").read_text().splitlines() if line.strip()]
         bins: dict[int, list[dict]] = {}
-        for record in records:
+        for record in read_jsonl(Path(row["run_dir"]) / "stats.jsonl"):
             bins.setdefault(int(record["kimg"] // window_kimg), []).append(record)
         kimg = [(k + 0.5) * window_kimg for k in sorted(bins)]
         for ax, key in ((top, "D_accuracy"), (bottom, "ada_p")):
@@ -239,8 +240,7 @@ def main() -> None:
                       lambda row: f"{row['kimg']:6.1f} kimg  FID {row.get('fid', '-')}")
     for row in rows.values():  # rows from before the separation columns existed
         if "auc_trained_held_out" not in row and Path(row["run_dir"]).is_dir():
-            row.update(discriminator_separation(Path(row["run_dir"]), data[row["data"]],
-                                                data[HELD_OUT[row["data"]]]))
+            row.update(separation_row(Path(row["run_dir"]), row["data"], data))
             write_json(table, rows)
     ordered = {n: rows[n] for n in RUNS if n in rows}
     plot_runs(ordered, table.with_suffix(".png"))
