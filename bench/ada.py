@@ -29,21 +29,20 @@ Finished runs are kept in the table JSON; running the same command again skips t
 from __future__ import annotations
 
 import argparse
+import io
 import time
 from pathlib import Path
 from typing import Iterator
 
-import matplotlib
 import numpy as np
 import torch
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image
 
 import ganvas
 from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
+from ganvas.report.charts import line_chart, series_of
 from ganvas.sampling import load_discriminator, load_generator
 from ganvas.training.stats import read_jsonl
 from ganvas.utils.io import atomic_path, write_json
@@ -165,30 +164,21 @@ def train_run(name: str, packed: Path, data: dict[str, Path], done: dict[str, di
     return row
 
 
-def plot_runs(rows: dict[str, dict], path: Path, window_kimg: float = 10.0) -> None:
-    """D's accuracy of every run, and ADA's p, against kimg (means over ``window_kimg``)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
-    for colour, row in enumerate(rows.values()):
-        bins: dict[int, list[dict]] = {}
-        for record in read_jsonl(Path(row["run_dir"]) / "stats.jsonl"):
-            bins.setdefault(int(record["kimg"] // window_kimg), []).append(record)
-        kimg = [(k + 0.5) * window_kimg for k in sorted(bins)]
-        for ax, key in ((top, "D_accuracy"), (bottom, "ada_p")):
-            values = [np.mean([r[key] for r in bins[k] if key in r] or [np.nan])
-                      for k in sorted(bins)]
-            if not np.all(np.isnan(values)):
-                ax.plot(kimg, values, label=row["run"], color=f"C{colour}", linewidth=1.4)
-    top.set(ylabel="D accuracy", title=f"{path.stem}: D's accuracy and ADA's p "
-            f"({window_kimg:g}-kimg means)")
-    bottom.set(ylabel="ADA p", xlabel="kimg")
-    for ax in (top, bottom):
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best")
-    fig.tight_layout()
+def plot_runs(rows: dict[str, dict], path: Path) -> None:
+    """D's accuracy of every run above ADA's p, against kimg (ganvas's report charts, stacked)."""
+    records = {row["run"]: read_jsonl(Path(row["run_dir"]) / "stats.jsonl")
+               for row in rows.values()}
+    charts = []
+    for key, title in (("D_accuracy", "D accuracy"), ("ada_p", "ADA p")):
+        lines = [s for run, rs in records.items() if (s := series_of(rs, key, run)) is not None]
+        if lines:
+            charts.append(Image.open(io.BytesIO(line_chart(lines, f"{path.stem}: {title}", title,
+                                                           size=(8, 3.2)))))
+    stacked = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)))
+    for i, chart in enumerate(charts):
+        stacked.paste(chart, (0, sum(c.height for c in charts[:i])))
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+        stacked.save(tmp, format="PNG")
 
 
 def print_table(rows: dict[str, dict], title: str) -> None:
