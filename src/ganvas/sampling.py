@@ -122,12 +122,12 @@ def generate(path: str | Path, seeds: list[int] | None = None,
              truncation_psi: float | None = None, ema: bool = True, image_format: str = "png",
              latents: str | Path | None = None, noise_mode: str | None = None,
              device: str | torch.device = "cpu", progress: bool = False,
-             precision: str = "auto") -> list[Path]:
+             precision: str = "fp32") -> list[Path]:
     """Write ``seedNNNN.png`` per seed (or one ``grid.png``) into ``outdir``; return the paths.
 
     ``latents`` renders a ``.npz`` of saved latents (from ``ganvas project`` or
     ``ganvas arithmetic``) instead of seeds. ``grid`` is True (square), or ``'CxR'``.
-    ``precision`` as ``--precision`` in training (auto: bf16 where it is native).
+    ``precision``: fp32 by default, as every command renders; bf16/fp16/auto are faster.
     """
     if image_format not in IMAGE_FORMATS:
         raise GanvasError(f"--format: {image_format!r} is not one of {', '.join(IMAGE_FORMATS)}")

@@ -108,11 +108,12 @@ def top_terms(tree: Node) -> list[tuple[str, Node]]:
 
 def arithmetic(G: torch.nn.Module, expression: str, outdir: str | Path,
                truncation_psi: float | None = None, noise_mode: str | None = None,
-               batch: int = 64) -> dict[str, Path]:
+               batch: int = 64, precision: str = "fp32") -> dict[str, Path]:
     """Evaluate ``expression`` with generator ``G``; write ``result.png``, ``result.npz`` (for
     ``generate --latents``) and ``figure.png`` into ``outdir``."""
     tree = parse(expression)
-    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch)
+    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch,
+                        precision=precision)
     evaluator = Evaluator(space)
     result = evaluator.value(tree)
     terms = [evaluator.term(op, node) for op, node in top_terms(tree)]

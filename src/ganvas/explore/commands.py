@@ -13,9 +13,16 @@ import click
 
 from ganvas.explore.latents import DEFAULT_BATCH, NOISE_MODES
 from ganvas.explore.media import IMAGE_FORMATS, VIDEO_FORMATS
+from ganvas.training.fastpath import PRECISIONS
 from ganvas.utils.cli import user_errors
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+precision_option = click.option(
+    "--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+    help="Arithmetic of the generator. Every command renders a seed identically in fp32; bf16 "
+         "or fp16 (or auto: bf16 where it is native) is faster but changes pixels slightly.")
 
 
 def generator_options(func: Callable) -> Callable:
@@ -31,6 +38,7 @@ def generator_options(func: Callable) -> Callable:
                      help="Noise inputs, for generators that have them (StyleGAN2)."),
         click.option("--device", default="cpu", show_default=True,
                      help="cpu, cuda, cuda:N or auto."),
+        precision_option,
     ]):
         func = decorator(func)
     return func
@@ -60,10 +68,6 @@ def _load(run: str, ema: bool, device: str) -> Any:
               show_default=True)
 @click.option("--latents", default=None, metavar="FILE.npz",
               help="Render saved latents (from project or arithmetic) instead of seeds.")
-@click.option("--precision", type=click.Choice(("auto", "bf16", "fp16", "fp32")),
-              default="auto", show_default=True,
-              help="Arithmetic of the generator: auto = bf16 on GPUs and on CPUs with native "
-                   "bf16, else fp32.")
 @click.option("--style-mix", nargs=2, default=None, metavar="ROW_SEEDS COL_SEEDS",
               help="StyleGAN2: a style-mixing grid, rows' images with --mix-layers' styles from "
                    "the columns' seeds (writes style_mix.png).")
@@ -71,9 +75,9 @@ def _load(run: str, ema: bool, device: str) -> Any:
               help="Style layers the column seeds provide (0-6: coarse).")
 @user_errors
 def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mode: str | None,
-                     device: str, seeds: str | None, count: int | None, outdir: str | None,
+                     device: str, precision: str, seeds: str | None, count: int | None, outdir: str | None,
                      grid: str | None, batch: int, image_format: str,
-                     latents: str | None, precision: str,
+                     latents: str | None,
                      style_mix: tuple[str, str] | None, mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
     from ganvas.sampling import generate, parse_seeds
@@ -88,7 +92,7 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
 
         grid_image = style_mixing_grid(_load(run, ema, device), parse_seeds(style_mix[0]),
                                        parse_seeds(style_mix[1]), mix_layers, truncation_psi,
-                                       noise_mode)
+                                       noise_mode, precision)
         target = writable_folder(outdir) / "style_mix.png"
         save_image(target, grid_image)
         click.echo(f"wrote {target}")
@@ -113,7 +117,8 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
 @user_errors
 def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
                         noise_mode: str | None, device: str, seeds: str, out: str, frames: int,
-                        loop: bool, grid: str, fps: float, batch: int) -> None:
+                        precision: str, loop: bool, grid: str, fps: float,
+                        batch: int) -> None:
     """A video walking through RUN's latent space from seed to seed."""
     from ganvas.explore.interpolate import interpolate
     from ganvas.explore.media import parse_grid, video_format
@@ -124,7 +129,7 @@ def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
     G = _load(run, ema, device)
     path = interpolate(G, seed_list, out, frames=frames, loop=loop, grid=shape, fps=fps,
                        truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch,
-                       progress=True)
+                       progress=True, precision=precision)
     click.echo(f"wrote {path}")
 
 
@@ -135,7 +140,7 @@ def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
               help="Folder for result.png, result.npz and figure.png.")
 @user_errors
 def arithmetic_command(run: str, ema: bool, truncation_psi: float | None,
-                       noise_mode: str | None, device: str, expression: str,
+                       noise_mode: str | None, device: str, precision: str, expression: str,
                        outdir: str) -> None:
     """Add and subtract latents: "mean(12,40,77) - mean(3,9) + mean(51,60)".
 
@@ -151,7 +156,7 @@ def arithmetic_command(run: str, ema: bool, truncation_psi: float | None,
         click.echo(exc.pointer, err=True)
         raise
     paths = arithmetic(_load(run, ema, device), expression, outdir,
-                       truncation_psi=truncation_psi, noise_mode=noise_mode)
+                       truncation_psi=truncation_psi, noise_mode=noise_mode, precision=precision)
     click.echo(f"wrote {paths['result']} and {paths['figure']}")
 
 
@@ -170,10 +175,11 @@ def arithmetic_command(run: str, ema: bool, truncation_psi: float | None,
 @click.option("--ema/--no-ema", default=True, show_default=True)
 @click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=None)
 @click.option("--device", default="cpu", show_default=True)
+@precision_option
 @user_errors
 def project_command(run: str, photo: str, outdir: str, steps: int, lr: float, seed: int,
                     feature_weight: float, video_format: str, ema: bool,
-                    noise_mode: str | None, device: str) -> None:
+                    noise_mode: str | None, device: str, precision: str) -> None:
     """Find the latent of RUN's generator whose image best matches PHOTO."""
     from ganvas.explore.project import project
     from ganvas.sampling import load_discriminator
@@ -183,7 +189,8 @@ def project_command(run: str, photo: str, outdir: str, steps: int, lr: float, se
     D = load_discriminator(run, pick_device(device)) if feature_weight > 0 else None
     result, paths = project(G, D, photo, outdir, steps=steps, lr=lr,
                             feature_weight=feature_weight, seed=seed,
-                            video_format=video_format, noise_mode=noise_mode, progress=True)
+                            video_format=video_format, noise_mode=noise_mode, progress=True,
+                            precision=precision)
     click.echo(f"pixel MSE {result.start_distance:.4f} -> {result.final_distance:.4f}; wrote "
                f"{paths['projected']}, {paths['latent']} and {paths['video']}")
 

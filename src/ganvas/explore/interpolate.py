@@ -57,11 +57,12 @@ def interpolation_frames(space: LatentSpace, seeds: list[int], frames: int = 60,
 def interpolate(G: torch.nn.Module, seeds: list[int], out: str | Path, frames: int = 60,
                 loop: bool = False, grid: tuple[int, int] = (1, 1), fps: float = 30.0,
                 truncation_psi: float | None = None, noise_mode: str | None = None,
-                batch: int = 64, progress: bool = False) -> Path:
+                batch: int = 64, progress: bool = False, precision: str = "fp32") -> Path:
     """Render the walk(s) through ``seeds`` with generator ``G`` and write ``out`` (.mp4/.gif)."""
     video_format(out)  # a bad name fails before any rendering
     if not fps > 0:
         raise GanvasError(f"--fps: {fps} must be > 0")
-    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch)
+    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch,
+                        precision=precision)
     video = interpolation_frames(space, seeds, frames, loop, grid, progress)
     return write_video(out, video, fps)

@@ -153,12 +153,12 @@ def _frame(target: np.ndarray, image: torch.Tensor) -> np.ndarray:
 def project(G: nn.Module, D: nn.Module | None, photo: str | Path, outdir: str | Path,
             steps: int = 500, lr: float = 0.05, feature_weight: float = 1.0, seed: int = 0,
             video_format: str = "mp4", noise_mode: str | None = None,
-            progress: bool = False) -> tuple[Projection, dict[str, Path]]:
+            progress: bool = False, precision: str = "fp32") -> tuple[Projection, dict[str, Path]]:
     """Project ``photo`` into G's latent space; write ``target.png``, ``projected.png``,
     ``latent.npz`` (for ``generate --latents`` and ``arithmetic``) and ``progress.<format>``."""
     if video_format not in ("mp4", "gif"):
         raise GanvasError(f"--video-format: {video_format!r} is not mp4 or gif")
-    space = LatentSpace(G, noise_mode=noise_mode, precision="auto")  # as generate renders
+    space = LatentSpace(G, noise_mode=noise_mode, precision=precision)  # as generate renders
     target = load_photo(photo, int(G.resolution), int(G.img_channels))
     outdir = writable_folder(outdir)
     result = project_latent(space, target, D, steps, lr, feature_weight, seed, progress)

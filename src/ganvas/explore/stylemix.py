@@ -36,9 +36,10 @@ def parse_layers(text: str, num_ws: int) -> list[int]:
 
 def style_mixing_grid(G: nn.Module, row_seeds: list[int], col_seeds: list[int],
                       layers: str = DEFAULT_LAYERS, truncation_psi: float | None = None,
-                      noise_mode: str | None = None) -> np.ndarray:
+                      noise_mode: str | None = None, precision: str = "fp32") -> np.ndarray:
     """The uint8 H×W×C grid: (rows + 1) × (columns + 1) cells, the corner left blank."""
-    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode)
+    space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode,
+                        precision=precision)
     if space.space != "w":
         raise GanvasError("--style-mix: needs a generator with a mapping network and per-layer "
                           f"styles (StyleGAN2); this one ({type(G).__name__}) has one latent")

@@ -148,6 +148,9 @@ class FileSide(ImageSide):
             self.notes.append(f"{len(skipped)} unreadable files skipped (first: {skipped[0]})")
 
 
+RENDER_BLOCK = 64  # ganvas.explore.latents.DEFAULT_BATCH: the batch every command renders in
+
+
 class GeneratorSide(ImageSide):
     """Samples of a generator, sample i from seed i (latents as ``ganvas.sampling.seed_latent``)."""
 
@@ -159,28 +162,35 @@ class GeneratorSide(ImageSide):
         self.G, self.z_dim, self.description = G, z_dim, description
 
     def batches(self, n: int, batch_size: int) -> Iterator[np.ndarray]:
-        from ganvas.sampling import seed_latent
-        from ganvas.utils.grid import to_uint8
-
-        params = list(self.G.parameters()) if isinstance(self.G, torch.nn.Module) else []
-        device = params[0].device if params else torch.device("cpu")
         was_training = getattr(self.G, "training", False)
         if isinstance(self.G, torch.nn.Module):
             self.G.eval()  # BatchNorm/dropout in train mode would make samples depend on the batch
         try:
-            for start in range(0, n, batch_size):
-                seeds = range(start, min(start + batch_size, n))
-                z = torch.cat([seed_latent(s, self.z_dim) for s in seeds]).to(device)
-                with torch.inference_mode():
-                    out = self.G(z)
-                if not isinstance(out, torch.Tensor) or out.ndim != 4 or out.shape[1] not in (1, 3):
-                    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                    raise GanvasError(f"{self.description}: generator returned {shape}, expected "
-                                      "N×C×H×W images with C = 1 or 3")
-                yield to_uint8(out).cpu().numpy()
+            for start in range(0, n, RENDER_BLOCK):
+                images = self._render(range(start, min(start + RENDER_BLOCK, n)))
+                for first in range(0, len(images), batch_size):
+                    yield images[first:first + batch_size]
         finally:
             if isinstance(self.G, torch.nn.Module):
                 self.G.train(was_training)
+
+    def _render(self, seeds: range) -> np.ndarray:
+        """uint8 images of ``seeds``: a module renders as ``ganvas generate`` does (fp32, padded
+        batches, so each seed gives the same pixels there); a plain callable gets the z's."""
+        from ganvas.explore.latents import LatentSpace, seed_latent
+        from ganvas.utils.grid import to_uint8
+
+        if isinstance(self.G, torch.nn.Module) and any(True for _ in self.G.parameters()):
+            space = LatentSpace(self.G, batch=RENDER_BLOCK)
+            out = torch.from_numpy(space.render(space.from_seeds(seeds)))
+        else:
+            with torch.inference_mode():
+                out = self.G(torch.cat([seed_latent(s, self.z_dim) for s in seeds]))
+        if not isinstance(out, torch.Tensor) or out.ndim != 4 or out.shape[1] not in (1, 3):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise GanvasError(f"{self.description}: generator returned {shape}, expected "
+                              "N×C×H×W images with C = 1 or 3")
+        return (out if out.dtype == torch.uint8 else to_uint8(out)).cpu().numpy()
 
 
 @dataclass

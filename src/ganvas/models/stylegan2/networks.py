@@ -74,9 +74,11 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{idx}")(x)
         if update_emas:
             self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
-        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
+        # w leaves the mapping in fp32 whatever the autocast dtype: truncation and style mixing
+        # meet the fp32 w_avg, and every command then renders a seed from the same w.
+        ws = x.float().unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
-            truncated = self.w_avg.lerp(ws, truncation_psi)
+            truncated = self.w_avg.float().lerp(ws, truncation_psi)
             if truncation_cutoff is None:
                 ws = truncated
             else:
