@@ -58,8 +58,9 @@ def test_precision_choice() -> None:
     assert resolve_precision("fp32", cpu) == "fp32"
     assert resolve_precision("bf16", cpu) == "bf16"
     assert resolve_precision("auto", cpu) in ("bf16", "fp32")
-    with pytest.raises(GanvasError, match="fp16 needs a CUDA GPU"):
-        resolve_precision("fp16", cpu)
+    assert resolve_precision("fp16", cpu) == "fp16"  # slow on CPUs, but CI tests it there
+    with pytest.raises(GanvasError, match="--precision"):
+        resolve_precision("fp8", cpu)
     assert FastPath.create("fp32", cpu).make_scaler() is None
     assert FastPath.create("bf16", cpu).optimizer_kwargs() == {"foreach": True}
 

@@ -101,7 +101,8 @@ class TrainConfig:
 
     # --- data -------------------------------------------------------------------------------
     data: str = opt("mnist", "Training images: 'mnist' (built in), a folder, a zip/tar, or a "
-                    "dataset packed by 'ganvas prepare'.", group="data")
+                    "dataset packed by 'ganvas prepare'. On --resume: where the run's images "
+                    "are now (they must be the same images).", group="data", resume_ok=True)
     resolution: int | None = opt(None, "Image size in pixels (default: the data's, 32 for "
                                  "mnist, 64 for a folder).", choices=RESOLUTIONS, group="data")
     channels: int | None = opt(None, "1 (grey) or 3 (RGB); default: what the data is.",

@@ -102,7 +102,8 @@ def average_gradients(module: nn.Module, shard: Shard) -> None:
     flat = torch.cat([p.grad.reshape(-1) for p in params])
     dist.all_reduce(flat)
     flat /= shard.world
-    torch.nan_to_num_(flat)  # a NaN on one rank must not silently differ between ranks
+    # No nan_to_num here: an inf or NaN on any rank is now in every rank's sum, so fp16's
+    # GradScaler sees the overflow on all ranks alike and skips the step everywhere.
     offset = 0
     for p in params:
         n = p.grad.numel()

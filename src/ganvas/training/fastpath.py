@@ -4,7 +4,9 @@ On this project's reference CPU (AVX512-BF16) a 64 px DCGAN step runs several ti
 bf16 autocast with channels-last tensors than in plain fp32 (``bench/throughput.py``). Autocast
 only changes the dtype of convolutions and matrix products; weights, optimizer state, losses
 and penalty norms stay fp32, so every option and penalty (double backward included) works
-unchanged. fp16 (CUDA GPUs without bf16) adds a gradient scaler.
+unchanged. fp16 (CUDA GPUs without bf16; on CPUs too, slowly, so that CI tests it) adds a
+gradient scaler, and its gradient penalties run in fp32: a penalty differentiates D's output
+with respect to its input, a gradient the loss scaler does not protect from underflow.
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ def resolve_precision(name: str, device: torch.device) -> str:
             raise GanvasError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no "
                               "bf16; use fp16 or auto")
         return name
-    if name == "fp16":
-        raise GanvasError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 or fp32")
     if name == "auto":
         return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
     return name
@@ -70,6 +70,10 @@ class FastPath:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def penalty_autocast(self) -> ContextManager[Any]:
+        """The context gradient penalties run in: the fast path's, except fp32 under fp16."""
+        return contextlib.nullcontext() if self.precision == "fp16" else self.autocast()
 
     def make_scaler(self) -> "torch.amp.GradScaler | None":
         """A gradient scaler for fp16 (bf16 has fp32's range and needs none)."""

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganvas.config import TrainConfig
-from ganvas.data import ImageSet
+from ganvas.data import ImageSet, fingerprint
 from ganvas.data.loader import BatchLoader
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
@@ -165,7 +165,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     z_rng = rng if not shard.active else torch.Generator(device).manual_seed(cfg.seed)
     objective = family.objective(cfg, maybe_compile(G, cfg.compile), maybe_compile(D, cfg.compile),
                                  rng, z_rng=z_rng, shard=(shard.rank, shard.world),
-                                 autocast=fast.autocast, device=device)
+                                 autocast=fast.autocast, penalty_autocast=fast.penalty_autocast,
+                                 device=device)
     opt_G = make_optimizer(cfg, G, cfg.lr_g, cfg.betas, objective.g_reg_interval,
                            **fast.optimizer_kwargs())
     opt_D = make_optimizer(cfg, D, cfg.lr_d, cfg.betas, objective.d_reg_interval,
@@ -178,15 +179,24 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     fixed_z = fixed_z.to(device)
     stats = StatsAccumulator()
     progress = Progress()
+    scalers = {name: s for name, s in (("G", scaler_G), ("D", scaler_D)) if s is not None}
     state = TrainingState(G, D, G_ema, opt_G, opt_D, rng, z_rng, loader, stats,
-                          DivergenceWatch(), objective, progress)
+                          DivergenceWatch(), objective, progress, scalers)
     metrics = TrainingMetrics(cfg, data, run_dir, str(device))
     board = tensorboard_logger(run_dir) if cfg.tensorboard and main else None
+    # The schedule's base rates, read before a resumed optimizer state brings decayed ones.
+    base_lrs = [group["lr"] for opt in (opt_G, opt_D) for group in opt.param_groups[:1]]
+    snapshot_nimg = int(cfg.snapshot_kimg * 1000)
+    data_id = fingerprint(data)
 
     if resume is not None:
+        check_same_data(resume, data_id, run_dir, log)
         note = state.load_state_dict(resume, shard.rank)
         if resume.get("metrics"):
             metrics.load_state_dict(resume["metrics"])
+        # Intervals may change on resume: count boundaries from here with the new ones.
+        progress.snapshot_index = progress.nimg // snapshot_nimg
+        metrics.index = progress.nimg // metrics.every_nimg
         log.write(f"resumed at step {progress.step}, {progress.nimg / 1000:.1f} kimg")
         if note:
             log.write(f"warning: {note}")
@@ -199,8 +209,6 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
 
     total_nimg = total_images(cfg, len(data))
     deadline = cfg.minutes * 60 if cfg.minutes else math.inf
-    snapshot_nimg = int(cfg.snapshot_kimg * 1000)
-    base_lrs = [group["lr"] for opt in (opt_G, opt_D) for group in opt.param_groups[:1]]
     records = read_jsonl(run_dir / "stats.jsonl") if main else []
     rate = Throughput(progress)
     last_stats: dict[str, float] = {}
@@ -227,7 +235,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             return
         content = {"config": cfg.to_dict(),
                    "data": {"name": data.name, "resolution": data.resolution,
-                            "channels": data.channels, "size": len(data)},
+                            "channels": data.channels, "size": len(data),
+                            "fingerprint": data_id},
                    **state.state_dict(rng_states), "fixed_z": fixed_z.cpu(),
                    "metrics": metrics.state_dict()}
         for name in names:
@@ -357,6 +366,19 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
 
         write_run_report(run_dir)
     return TrainResult(run_dir, progress, stopped, last_stats)
+
+
+def check_same_data(resume: dict[str, Any], data_id: str, run_dir: Path, log: RunLog) -> None:
+    """Refuse to continue a run on other images than it was trained on."""
+    saved = resume.get("data", {}).get("fingerprint")
+    if saved is None:  # checkpoints before fingerprints: nothing to compare
+        log.write("warning: this checkpoint predates data fingerprints; the training images "
+                  "were not checked")
+    elif saved != data_id:
+        log.close()
+        raise GanvasError(f"--resume {run_dir}: the training images are not the ones this run "
+                          f"was trained on ({resume['data'].get('size')} images then, a "
+                          "different set now); give the original data as DATA")
 
 
 def tensorboard_logger(run_dir: Path) -> Any:

@@ -35,8 +35,9 @@ class AdversarialObjective:
 
     def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator,
                  *, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
-                 autocast: Callable[[], Any] | None = None, device: torch.device | None = None,
-                 default_aug: str = "none"):
+                 autocast: Callable[[], Any] | None = None,
+                 penalty_autocast: Callable[[], Any] | None = None,
+                 device: torch.device | None = None, default_aug: str = "none"):
         self.cfg, self.G, self.D, self.rng = cfg, G, D, rng
         self.z_rng = z_rng or rng
         self.rank, self.world = shard
@@ -49,6 +50,7 @@ class AdversarialObjective:
         self.r1_gamma, self.r1_interval = cfg.r1, cfg.r1_every
         self.r2_gamma = cfg.r2
         self._autocast = autocast or contextlib.nullcontext
+        self._penalty_autocast = penalty_autocast or self._autocast
 
     # -- what the loop schedules -------------------------------------------------------------
 
@@ -66,6 +68,10 @@ class AdversarialObjective:
     def precision(self) -> Any:
         """The autocast context of the fast path (a no-op context in fp32)."""
         return self._autocast()
+
+    def penalty_precision(self) -> Any:
+        """The context gradient penalties run in (fp32 when the fast path is fp16)."""
+        return self._penalty_autocast()
 
     def sample_z(self, n: int, device: torch.device) -> torch.Tensor:
         """``n`` latents: this rank's slice of the global batch's latents."""
@@ -85,14 +91,15 @@ class AdversarialObjective:
         sigma = losses.linear_anneal(self.cfg.instance_noise, progress)
         return losses.add_instance_noise(images, sigma, generator=self.rng)
 
-    def judge(self, images: torch.Tensor, progress: float) -> torch.Tensor:
+    def judge(self, images: torch.Tensor, progress: float,
+              penalty: bool = False) -> torch.Tensor:
         """D's logits on its view of ``images``, in fp32 whatever the autocast dtype."""
-        with self.precision():
+        with self.penalty_precision() if penalty else self.precision():
             return self.D(self.d_view(images, progress)).float()
 
     def viewed_d(self, progress: float) -> Callable[[torch.Tensor], torch.Tensor]:
         """D composed with its input view: the function gradient penalties differentiate."""
-        return lambda x: self.judge(x, progress)
+        return lambda x: self.judge(x, progress, penalty=True)
 
     # -- the phases --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ type; a run moved between CPU and CUDA continues with a fresh random stream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -48,6 +48,7 @@ class TrainingState:
     watch: Any
     objective: Any
     progress: Progress
+    scalers: dict[str, Any] = field(default_factory=dict)  # fp16's GradScalers, by network
 
     def state_dict(self, rng_states: list[torch.Tensor]) -> dict[str, Any]:
         """State dicts and plain data; ``rng_states`` are every rank's loop generator states."""
@@ -58,6 +59,7 @@ class TrainingState:
             "progress": self.progress.as_dict(), "loader": self.loader.state_dict(),
             "stats": self.stats.state_dict(), "watch": self.watch.state_dict(),
             "objective": self.objective.state_dict(),
+            "scalers": {name: s.state_dict() for name, s in self.scalers.items()},
             "rng": {"device": self.rng.device.type, "loop": rng_states[0],
                     "ranks": rng_states, "z": self.z_rng.get_state(),
                     "torch": torch.get_rng_state(),
@@ -77,6 +79,9 @@ class TrainingState:
         self.stats.load_state_dict(state["stats"], device)
         self.watch.load_state_dict(state["watch"])
         self.objective.load_state_dict(state.get("objective") or {})
+        for name, saved in (state.get("scalers") or {}).items():
+            if name in self.scalers and saved:  # fp16 now and then: the scale goes on
+                self.scalers[name].load_state_dict(saved)
         self.progress.__dict__.update(state["progress"])
         self.progress.finished = False
         torch.set_rng_state(state["rng"]["torch"])

@@ -68,7 +68,7 @@ class StyleGAN2Objective(AdversarialObjective):
     def generator_regularizer(self, batch: int, device: torch.device,
                               progress: float) -> tuple[torch.Tensor, Stats]:
         """Path-length penalty on half a batch, × weight × interval (lazy)."""
-        with self.precision():
+        with self.penalty_precision():
             penalty = self.path_length(self.G, self.sample_z(batch, device),
                                        self.spec.style_mixing, generator=self.rng).float()
         loss = penalty.mean() * self.spec.pl_weight * PL_INTERVAL
