@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from ganvas.sweep import run_state
 from ganvas.utils.io import write_json
 
 
@@ -35,7 +36,9 @@ def finished_run(outdir: str, desc: str, settings: dict, seed: int) -> Path | No
         except (OSError, ValueError, RuntimeError):
             continue
         same = all(config.get(key) == value for key, value in settings.items())
-        if same and config.get("seed") == seed and state["progress"]["finished"]:
+        # An interrupted run also saved with finished=True: its log says why it stopped.
+        if same and config.get("seed") == seed and state["progress"]["finished"] \
+                and run_state(run) == "budget":
             return run
     return None
 

@@ -72,7 +72,7 @@ def test_unknown_augpipe(spec: str) -> None:
 
 def test_p_is_a_checked_buffer() -> None:
     assert AugmentPipe("bgc", p=0.25).state_dict()["p"].item() == 0.25
-    with pytest.raises(GanvasError, match=r"^--aug-p: "):
+    with pytest.raises(GanvasError, match=r"^--p: "):
         AugmentPipe("bgc", p=1.5)
 
 

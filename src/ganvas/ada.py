@@ -240,7 +240,7 @@ class AugmentPipe(nn.Module):
     def __init__(self, groups: str = "bgc", p: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise GanvasError(f"--aug-p: {p} is not a probability in [0, 1]")
+            raise GanvasError(f"--p: {p} is not a probability in [0, 1]")
         self.ops = parse_augpipe(groups)
         self.register_buffer("p", torch.tensor(float(p)))
 
@@ -361,7 +361,7 @@ class AdaController:
         if batch < 1:
             raise GanvasError(f"--batch: must be at least 1, got {batch}")
         if interval < 1:
-            raise GanvasError(f"--ada-interval: must be at least 1, got {interval}")
+            raise GanvasError(f"ADA interval: must be at least 1 D step, got {interval}")
         if speed_kimg <= 0:
             raise GanvasError(f"--ada-kimg: must be positive, got {speed_kimg}")
         self.target, self.interval = float(target), int(interval)

@@ -219,7 +219,7 @@ class TrainConfig:
     lr_decay: str = opt("none", "Learning-rate schedule over the run.",
                         choices=("none", "linear"), group="optim")
     ema_kimg: float | None = opt(None, "Half-life of the generator's EMA in thousands of "
-                                 "generator images (0: off; default: off for dcgan, from --cfg "
+                                 "generator images (0: off; default: 10 for dcgan, from --cfg "
                                  "for stylegan2). Samples and metrics use G_ema when on.",
                                  check=non_negative, group="optim")
     ema_rampup: float | None = opt(None, "EMA ramp-up: half-life at most this fraction of "
@@ -275,6 +275,9 @@ class TrainConfig:
                          resume_ok=True)
     snapshot_kimg: float = opt(10.0, "Write a sample grid and checkpoint every N kimg.",
                                check=positive, group="output", resume_ok=True)
+    keep: int = opt(5, "Keep the newest N snapshot-<kimg>.pt checkpoints, one per --snapshot-kimg "
+                    "(0: all). best.pt and latest.pt are always kept; RUN@<kimg> names one.",
+                    check=non_negative, group="output", resume_ok=True)
     grid: int = opt(64, "Images in the fixed-noise sample grid.", check=positive,
                     group="output")
     report: bool = opt(True, "Write report.html into the run folder when training ends.",
@@ -444,14 +447,20 @@ def resolve(overrides: Mapping[str, Any] | None = None, *, preset: str | None = 
     """Build a validated TrainConfig from a preset, a TOML file and explicit overrides."""
     from ganvas.presets import preset_overrides
 
+    from ganvas.models import refuse_foreign_options
+
     cfg = TrainConfig()
+    layers: list[Mapping[str, Any]] = []
     if preset:
-        cfg = apply_overrides(cfg, preset_overrides(preset), f"preset {preset!r}")
+        layers.append(preset_overrides(preset))
+        cfg = apply_overrides(cfg, layers[-1], f"preset {preset!r}")
     if config_file:
-        cfg = apply_overrides(cfg, load_toml(config_file), str(config_file))
+        layers.append(load_toml(config_file))
+        cfg = apply_overrides(cfg, layers[-1], str(config_file))
     if overrides:
-        cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None},
-                              "option")
+        layers.append({k: v for k, v in overrides.items() if v is not None})
+        cfg = apply_overrides(cfg, layers[-1], "option")
+    refuse_foreign_options(cfg.model, {k.replace("-", "_") for layer in layers for k in layer})
     return validate(with_model_defaults(cfg))
 
 

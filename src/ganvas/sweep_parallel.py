@@ -19,8 +19,9 @@ import click
 from ganvas import config as config_mod
 
 POLL_SECONDS = 0.5
-#: ``ganvas train`` exit codes (cli.EXIT_CODES) and what they mean for the sweep.
-ENDINGS = {0: "finished", 1: "diverged", 130: "interrupted"}
+#: ``ganvas train`` exit codes (cli.EXIT_CODES) and what they mean for the sweep. Exit code 1
+#: is also any crash (out of memory...): the run folder's log says whether it diverged.
+ENDINGS = {0: "finished", 130: "interrupted"}
 
 
 def option_args(options: dict[str, Any]) -> list[str]:
@@ -48,7 +49,7 @@ def train_command(job: Any, device: str, folder: Path, data: str | None,
     command += option_args({**fixed, **job.settings, "outdir": str(folder), "desc": job.desc})
     command += (["--preset", preset] if preset else []) \
         + (["--config", config_file] if config_file else [])
-    return command + ([data] if data else [])
+    return command + (["--", data] if data else [])  # "--": DATA may start with a dash
 
 
 def train_in_parallel(jobs: Sequence[Any], devices: Sequence[str], folder: Path,
@@ -58,7 +59,7 @@ def train_in_parallel(jobs: Sequence[Any], devices: Sequence[str], folder: Path,
 
     Returns the run folders trained and ``done`` or ``interrupted`` (as the sequential sweep).
     """
-    from ganvas.sweep import find_run
+    from ganvas.sweep import find_run, run_state
 
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     pending = list(jobs)
@@ -82,10 +83,13 @@ def train_in_parallel(jobs: Sequence[Any], devices: Sequence[str], folder: Path,
                     continue
                 log.close()
                 del running[slot]
+                run_dir = find_run(folder, job.desc)
                 how = ENDINGS.get(code, f"failed (exit code {code}; see "
                                         f"{folder / 'logs' / (job.desc + '.txt')})")
+                if code == 1 and run_state(run_dir) == "diverged":
+                    how = "diverged"
                 click.echo(f"{job.head}: {how}", err=True)
-                if (run_dir := find_run(folder, job.desc)) is not None:
+                if run_dir is not None:
                     trained.append(run_dir)
                 if code == 130:
                     ending = "interrupted"

@@ -35,6 +35,7 @@ from ganvas.data.sources import IMAGE_EXTENSIONS, Entry, Source, open_source, so
 from ganvas.data.transforms import ItemResult
 from ganvas.errors import GanvasError
 from ganvas.utils.cache import cache_dir
+from ganvas.utils.lock import file_lock
 
 __all__ = ["PackedDataset", "PrepareOptions", "PrepareReport", "dataset_info", "is_packed",
            "prepare", "prepare_cached"]
@@ -168,20 +169,20 @@ def _default_permissions(folder: Path) -> None:
 def _install(tmp: Path, dest: Path, overwrite: bool) -> None:
     """Rename the finished temporary folder to DEST (replacing an old dataset if allowed)."""
     _default_permissions(tmp)
-    if overwrite and dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.rename(dest, old)
-        try:
-            os.rename(tmp, dest)
-        except BaseException:
-            os.rename(old, dest)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.rename(tmp, dest)  # atomic when DEST is absent: no check-then-rename window
         return
+    except OSError as exc:
+        if not (overwrite and dest.exists()):
+            raise GanvasError(f"{dest}: cannot create it ({exc.strerror or exc})") from None
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    os.rename(dest, old)
     try:
         os.rename(tmp, dest)
-    except OSError as exc:
-        raise GanvasError(f"{dest}: cannot create it ({exc.strerror or exc})") from None
+    except BaseException:
+        os.rename(old, dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _select(collector: _Collector, ordered: Sequence[Entry], options: PrepareOptions, src: Path
@@ -334,13 +335,15 @@ def prepare_cached(src: str | os.PathLike, options: PrepareOptions | None = None
     key = cache_key(src, options)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(src).resolve().name).strip("-.")[:40] or "data"
     dest = cache_dir("datasets") / f"{stem}-{options.resolution}px-{key}"
-    if dest.exists():
-        try:
-            PackedDataset.open(dest)
-            return dest
-        except GanvasError:
-            pass  # broken or unfinished: prepare it again
-    report = prepare(src, dest, options, overwrite=True, progress=progress)
+    # A second process (a parallel sweep, two runs started together) waits here, then reuses.
+    with file_lock(dest.with_name(f".{dest.name}.lock")):
+        if dest.exists():
+            try:
+                PackedDataset.open(dest)
+                return dest
+            except GanvasError:
+                pass  # broken or unfinished: prepare it again
+        report = prepare(src, dest, options, overwrite=True, progress=progress)
     if progress:
         print(report.summary, file=sys.stderr)
     return dest

@@ -268,6 +268,8 @@ def open_side(spec: Any, device: str | torch.device = "cpu") -> ImageSide | Stat
         raise GanvasError(f"cannot evaluate a {type(spec).__name__}: pass a path, a uint8 array "
                           "or a generator")
     path = Path(spec)
+    if "@" in str(spec) and not path.exists():  # RUN@<kimg>: a snapshot of a run
+        return _generator_from_path(path, device)
     if str(spec) in BUILTIN_SETS and not path.exists():
         from ganvas.data.builtin import mnist
 

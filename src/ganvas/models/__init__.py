@@ -8,7 +8,7 @@ regularisers and their intervals, state that checkpoints keep) and its optimizer
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import torch
 from torch import nn
@@ -97,6 +97,29 @@ def get_family(name: str) -> ModelFamily:
     except KeyError:
         raise GanvasError(f"--model: unknown model {name!r} (choose from "
                           f"{', '.join(FAMILIES)})") from None
+
+
+# Options only one family reads: the config group of each family's own options, and options of
+# the shared objective that a family replaces with its own (StyleGAN2's R1 is --gamma, every 16
+# D steps, as in the reference).
+OWN_GROUPS = {"dcgan": "dcgan", "stylegan2": "stylegan2"}
+REPLACED = {"stylegan2": {"r1": "--gamma", "r1_every": "R1 every 16 D steps, fixed"}}
+
+
+def refuse_foreign_options(model: str, given: Iterable[str]) -> None:
+    """One error line for an option the chosen family would silently ignore."""
+    from ganvas.config import FIELDS, option_name
+
+    get_family(model)
+    for name in given:
+        owner = next((family for family, group in OWN_GROUPS.items()
+                      if FIELDS[name].metadata["group"] == group), None)
+        if owner is not None and owner != model:
+            raise GanvasError(f"{option_name(name)}: --model {model} does not use it; it is an "
+                              f"option of --model {owner}")
+        if name in REPLACED.get(model, {}):
+            raise GanvasError(f"{option_name(name)}: --model {model} does not use it (it has "
+                              f"its own: {REPLACED[model][name]}); --model dcgan uses it")
 
 
 def fill_defaults(cfg: TrainConfig) -> TrainConfig:

@@ -39,7 +39,7 @@ from ganvas.training.transfer import load_initial_weights
 from ganvas.training.stats import StatsAccumulator, append_jsonl, read_jsonl
 from ganvas.training.watch import DivergenceWatch
 from ganvas.utils.grid import make_grid, to_uint8
-from ganvas.utils.io import save_image
+from ganvas.utils.io import remove_stale_temporaries, save_image
 
 DEFAULT_EPOCHS = 25
 NOT_FINITE = ("the weights became NaN or infinite since the last check; training stopped and "
@@ -145,6 +145,9 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     log = RunLog(run_dir / "log.txt" if main else None)
     if main:
         (run_dir / "checkpoints").mkdir(exist_ok=True)
+        for folder in (run_dir, run_dir / "checkpoints", run_dir / "plots"):
+            for path in remove_stale_temporaries(folder):
+                log.write(f"removed {path.name}, left by an interrupted write")
 
     # Networks, optimizers and the random streams that drive the loop.
     torch.manual_seed(cfg.seed)
@@ -239,8 +242,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                             "fingerprint": data_id},
                    **state.state_dict(rng_states), "fixed_z": fixed_z.cpu(),
                    "metrics": metrics.state_dict()}
-        for name in names:
-            ckpt.save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", content)
+        ckpt.save_checkpoint([run_dir / "checkpoints" / f"{name}.pt" for name in names], content)
+        ckpt.prune_snapshots(run_dir / "checkpoints", cfg.keep)
 
     bar = tqdm(total=total_nimg, initial=progress.nimg, unit="img", unit_scale=True,
                disable=not (show_progress and main), dynamic_ncols=True, desc=run_dir.name)
@@ -334,8 +337,10 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                     stopped = "diverged"
                     warn(NOT_FINITE)
                     break
-                progress.snapshot_index = index
                 names = ["latest"]
+                if index > progress.snapshot_index or progress.finished:
+                    names.append(ckpt.snapshot_name(progress.nimg)[:-3])
+                progress.snapshot_index = index
                 if main:
                     G_sample = sampler(cfg, G, G_ema, progress.nimg)
                     grid = write_fakes(run_dir, G_sample, fixed_z, progress.nimg)

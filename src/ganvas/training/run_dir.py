@@ -9,21 +9,22 @@ from pathlib import Path
 from typing import TextIO
 
 from ganvas.utils.io import writable_folder
+from ganvas.utils.lock import file_lock
 
 
 def next_run_dir(outdir: str | os.PathLike, name: str) -> Path:
-    """Create and return ``outdir/NNNNN-name`` with the next free number."""
+    """Create and return ``outdir/NNNNN-name`` with the next free number.
+
+    The number is claimed under a lock on ``outdir``: two runs started at the same moment,
+    whatever their names, get different numbers.
+    """
     outdir = writable_folder(outdir, "--outdir")
-    ids = [int(m.group(1)) for entry in outdir.iterdir()
-           if entry.is_dir() and (m := re.match(r"^(\d+)-", entry.name))]
-    run_id = max(ids, default=-1) + 1
-    while True:
-        run_dir = outdir / f"{run_id:05d}-{name}"
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:  # another run started at the same moment
-            run_id += 1
+    with file_lock(outdir):
+        ids = [int(m.group(1)) for entry in outdir.iterdir()
+               if entry.is_dir() and (m := re.match(r"^(\d+)-", entry.name))]
+        run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{name}"
+        run_dir.mkdir()
+        return run_dir
 
 
 class RunLog:

@@ -22,22 +22,58 @@ _UMASK = os.umask(0o022)  # os.umask can only be read by setting it: put it stra
 os.umask(_UMASK)
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's) contents to the disk (folders: not on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (IsADirectoryError, PermissionError):  # pragma: no cover - Windows folders
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    The file and then its folder are fsynced around the rename, so after a crash or power cut
+    ``path`` holds the old contents or the new ones. A failed write (a full disk) is one
+    GanvasError naming the file, and leaves the previous file as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private (0600); files should be ordinary
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            yield tmp_path
+            fsync_path(tmp_path)
+            os.replace(tmp_path, path)
+            fsync_path(path.parent)
+        except OSError as exc:
+            raise GanvasError(f"{path}: could not be written ({exc.strerror or exc}); the "
+                              "previous version, if any, is unchanged") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files an interrupted atomic write left in ``folder`` (a kill -9
+    during a checkpoint save leaves a model-sized one). Call it when nothing else writes there."""
+    stale = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()] if folder.is_dir() else []
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return stale
 
 
 @contextlib.contextmanager
@@ -46,8 +82,6 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     with atomic_path(path) as tmp:
         with open(tmp, mode, **kwargs) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -75,9 +109,8 @@ def writable_folder(path: str | os.PathLike, option: str = "--out") -> Path:
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".ganvas-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path, prefix=".ganvas-write-test-"):
+            pass  # a unique name: runs started at once must not remove each other's probe
     except OSError as exc:
         raise GanvasError(f"{option}: cannot write to {path} ({exc.strerror or exc})") from None
     return path

@@ -123,6 +123,7 @@ def resolve_cfg(name: str, resolution: int, batch: int | None = None,
     spec = StyleGAN2Spec(name=name, resolution=resolution, **values)
     per_gpu = spec.batch // gpus
     if spec.batch < 1 or spec.batch % gpus or per_gpu % min(spec.mbstd_group, per_gpu):
-        raise GanvasError(f"batch: {spec.batch} does not split into {gpus} GPU(s) × groups of "
-                          f"{spec.mbstd_group} for the minibatch-stddev layer of cfg {name!r}")
+        raise GanvasError(f"--batch: {spec.batch} does not split into {gpus} process(es) × "
+                          f"groups of {spec.mbstd_group} for the minibatch-stddev layer of cfg "
+                          f"{name!r}; use a multiple of {gpus * spec.mbstd_group}")
     return spec

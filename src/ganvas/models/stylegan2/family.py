@@ -10,6 +10,7 @@ an EMA of G with ramp-up, Adam betas (0, 0.99), and ADA by default.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import torch
@@ -32,8 +33,8 @@ def spec_for(cfg: TrainConfig, resolution: int) -> StyleGAN2Spec:
     reference's formulas γ = 0.0002·res²/batch, EMA = batch·10/32 kimg); the paper configs keep
     their fixed values.
     """
-    spec = resolve_cfg(cfg.cfg, resolution)
-    batch = cfg.batch or spec.batch
+    spec = resolve_cfg(cfg.cfg, resolution, batch=cfg.batch, gpus=process_count())
+    batch = spec.batch
     if cfg.cfg in ("auto", "small"):
         spec = dataclasses.replace(spec, gamma=0.0002 * resolution ** 2 / batch,
                                    ema_kimg=batch * 10 / 32)
@@ -41,8 +42,13 @@ def spec_for(cfg: TrainConfig, resolution: int) -> StyleGAN2Spec:
                 ("gamma", "pl_weight", "style_mixing", "map_layers", "channel_base",
                  "channel_max", "w_dim", "z_dim", "conv_clamp")
                 if getattr(cfg, name) is not None}
-    spec = dataclasses.replace(spec, batch=batch, **explicit)
-    return dataclasses.replace(spec, mbstd_group=min(spec.mbstd_group, batch))
+    return dataclasses.replace(spec, **explicit)
+
+
+def process_count() -> int:
+    """How many processes share the batch (``torchrun`` sets WORLD_SIZE): ``--cfg auto`` sizes
+    its batch by it, and each process's share must split into minibatch-stddev groups."""
+    return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
 
 
 class StyleGAN2Objective(AdversarialObjective):

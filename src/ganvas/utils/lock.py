@@ -1,0 +1,50 @@
+"""An exclusive lock between processes, on a folder or on a small lock file.
+
+Two ``ganvas train`` started at once must not take the same run number, and two processes that
+prepare the same folder must prepare it once: the second waits, then finds the result. The lock
+is an OS lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows), so it is released when its
+process dies, even by ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` for the block, waiting for it.
+
+    ``path`` may be an existing folder (POSIX locks the folder itself, so nothing new appears in
+    it; Windows uses a hidden ``.lock`` file inside) or a lock file, created if missing.
+    """
+    path = Path(path)
+    if fcntl is None and path.is_dir():  # pragma: no cover - Windows
+        path = path / ".lock"
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:  # pragma: no cover - Windows
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            else:  # pragma: no cover - Windows
+                os.lseek(fd, 0, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    finally:
+        os.close(fd)
