@@ -277,3 +277,15 @@ def test_option_combinations(options: dict, message: str | None) -> None:
     else:
         with pytest.raises(GanvasError, match=message):
             resolve(options)
+
+
+def test_ema_of_a_sync_batchnorm_generator_refreshes_without_a_process_group() -> None:
+    """--sync-bn: G_ema was copied after the conversion, and its BatchNorm refresh (rank 0
+    alone) ran a collective with no partner. G_ema now has plain BatchNorm."""
+    _, G, _ = tiny_pair()
+    G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
+    G_ema = make_ema(G)
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in G_ema.modules())
+    update_ema(G_ema, G, batch=16, g_nimg=1000, ema_kimg=1.0, rampup=0.0)
+    refresh_batchnorm(G_ema, batch=16, seed=0)
+    assert [n for n, _ in G_ema.named_parameters()] == [n for n, _ in G.named_parameters()]

@@ -83,3 +83,20 @@ def test_sync_bn_on_cpu_processes_is_one_clear_error() -> None:
         dist.convert_sync_batchnorm(G, dist.Shard(0, 2), torch.device("cpu"))
     with pytest.raises(GanvasError, match="--batch: 15 does not split evenly across 2"):
         dist.split_batch(15, dist.Shard(0, 2))
+
+
+def test_threads_sets_torchs_threads(tmp_path) -> None:
+    import ganvas
+    from ganvas.training.fastpath import available_cores
+    from tests.conftest import TINY
+
+    before = torch.get_num_threads()
+    try:
+        run = ganvas.train(outdir=str(tmp_path), kimg=0.016, threads=1, progress=False,
+                           **TINY).run_dir
+        assert torch.get_num_threads() == 1
+        assert ", 1 threads" in (run / "log.txt").read_text()
+        ganvas.train(outdir=str(tmp_path), kimg=0.016, progress=False, **TINY)
+        assert torch.get_num_threads() == available_cores()
+    finally:
+        torch.set_num_threads(before)

@@ -127,3 +127,31 @@ def test_parallel_sweep_runs_one_subprocess_per_device(tmp_path: Path) -> None:
         assert "stopped (budget)" in (run_dir / "log.txt").read_text()
     assert len(list((result.folder / "logs").glob("*.txt"))) == 2
     assert [r["stopped"] for r in markdown_rows(result.folder / "sweep.md")] == ["budget"] * 2
+
+
+def test_train_command_puts_data_after_a_double_dash(tmp_path: Path) -> None:
+    """DATA came after the options with no '--': a folder named '-x' read as an option."""
+    from types import SimpleNamespace
+
+    from ganvas.sweep_parallel import train_command
+
+    job = SimpleNamespace(resume_dir=None, settings={"lr_d": 1e-4}, desc="lr_d-1e-4")
+    command = train_command(job, "cpu", tmp_path, "-odd-name", {}, None, None)
+    assert command[-2:] == ["--", "-odd-name"]
+
+
+def test_a_crash_with_exit_code_1_is_not_called_diverged(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """Exit code 1 is also what an out-of-memory error gives: the run's log decides."""
+    import sys
+    from types import SimpleNamespace
+
+    from ganvas import sweep_parallel
+
+    crash = [sys.executable, "-c", "raise MemoryError('CUDA out of memory')"]
+    monkeypatch.setattr(sweep_parallel, "train_command", lambda *a, **k: crash)
+    job = SimpleNamespace(resume_dir=None, settings={}, desc="job", head="[1/1] job")
+    sweep_parallel.train_in_parallel([job], ["cpu"], tmp_path, "mnist", {}, None, None)
+    err = capsys.readouterr().err
+    assert "[1/1] job: failed (exit code 1" in err and "diverged" not in err

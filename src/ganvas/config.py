@@ -291,6 +291,10 @@ class TrainConfig:
                          "losses and penalty norms stay fp32.",
                          choices=("auto", "bf16", "fp16", "fp32"), group="speed",
                          resume_ok=True)
+    threads: int | None = opt(None, "CPU threads of torch in this process (default: the cores "
+                              "it may use, shared among torchrun's local processes). Two jobs "
+                              "that each take every core slow each other about 6x: give each "
+                              "its share.", check=positive, group="speed", resume_ok=True)
     compile: bool = opt(False, "torch.compile the networks (static shapes).", group="speed",
                         resume_ok=True)
     sync_bn: bool = opt(False, "Under torchrun on GPUs: BatchNorm statistics over the global "

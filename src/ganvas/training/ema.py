@@ -20,10 +20,24 @@ STANDING_BATCHES = 8  # forward passes that estimate G_ema's BatchNorm statistic
 
 
 def make_ema(G: nn.Module) -> nn.Module:
-    """A frozen copy of G to average into."""
+    """A frozen copy of G to average into, with plain BatchNorm where G has SyncBatchNorm:
+    G_ema's statistics are refreshed on rank 0 alone, where a collective would wait forever."""
     ema = copy.deepcopy(G).eval()
+    ema = _without_sync_batchnorm(ema)
     ema.requires_grad_(False)
     return ema
+
+
+def _without_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """``module`` with every SyncBatchNorm replaced by a BatchNorm2d holding the same state."""
+    if isinstance(module, nn.SyncBatchNorm):
+        plain = nn.BatchNorm2d(module.num_features, module.eps, module.momentum, module.affine,
+                               module.track_running_stats)
+        plain.load_state_dict(module.state_dict())
+        return plain.to(next(module.buffers()).device).train(module.training)
+    for name, child in module.named_children():
+        setattr(module, name, _without_sync_batchnorm(child))
+    return module
 
 
 def ema_beta(batch: int, g_nimg: int, ema_kimg: float, rampup: float) -> float:

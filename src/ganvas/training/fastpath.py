@@ -12,6 +12,7 @@ with respect to its input, a gradient the loss scaler does not protect from unde
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
@@ -82,6 +83,22 @@ class FastPath:
     def optimizer_kwargs(self) -> dict[str, bool]:
         """One fused kernel per update on CUDA; multi-tensor (foreach) updates elsewhere."""
         return {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
+def set_threads(threads: int | None) -> int:
+    """``--threads``: torch's intra-op threads; by default this process's share of the cores
+    (torchrun's local processes split them). Returns the number set."""
+    local = max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    count = threads or max(available_cores() // local, 1)
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return count
 
 
 def channels_last(module: nn.Module) -> nn.Module:

@@ -29,7 +29,7 @@ from ganvas.models import get_family
 from ganvas.training import checkpoint as ckpt
 from ganvas.training import distributed as dist
 from ganvas.training.ema import has_batchnorm, make_ema, refresh_batchnorm, update_ema
-from ganvas.training.fastpath import FastPath, channels_last, maybe_compile
+from ganvas.training.fastpath import FastPath, channels_last, maybe_compile, set_threads
 from ganvas.training.metrics_hook import TrainingMetrics, describe
 from ganvas.training.optim import make_optimizer, set_learning_rates
 from ganvas.training.plots import training_plots
@@ -141,6 +141,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     """Train ``cfg`` on ``data``, writing everything into ``run_dir`` (from rank 0 only)."""
     device = dist.training_device(cfg.device, shard, pick_device)
     fast = FastPath.create(cfg.precision, device)
+    threads = set_threads(cfg.threads)
     main = shard.is_main
     log = RunLog(run_dir / "log.txt" if main else None)
     if main:
@@ -207,7 +208,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
         save_image(run_dir / "reals.png", make_grid(reals_for_grid(data, cfg.grid)))
         write_fakes(run_dir, sampler(cfg, G, G_ema, 0), fixed_z, 0)
         log.write(f"training {cfg.model} at {data.resolution} px on {data.name} "
-                  f"({len(data):,} images) on {device}, {fast.precision}"
+                  f"({len(data):,} images) on {device}, {fast.precision}, {threads} threads"
                   + (f", {shard.world} processes" if shard.active else ""))
 
     total_nimg = total_images(cfg, len(data))
