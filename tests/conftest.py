@@ -37,6 +37,19 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
         monkeypatch.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
+def image_folder(path: Path, n: int = 24, size: int = 32, seed: int = 0) -> Path:
+    """A folder of ``n`` random RGB PNGs (``0.png`` ...), as a user's pictures."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    path.mkdir()
+    for i in range(n):
+        image = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(image).save(path / f"{i}.png")
+    return path
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` when it exists; the test is skipped otherwise."""

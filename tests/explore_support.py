@@ -19,14 +19,19 @@ from ganvas.models.dcgan import DCGANSpec, Discriminator, Generator
 from tests.conftest import TINY
 
 
+def train_once(factory: pytest.TempPathFactory, label: str, **options: object) -> Path:
+    """A run trained in its own temporary folders (and cache), for a fixture to share."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANVAS_CACHE", str(factory.mktemp(f"{label}-cache")))
+        result = ganvas.train(outdir=str(factory.mktemp(f"{label}-runs")), progress=False,
+                              **options)
+    return result.run_dir
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-second DCGAN run (32 px, z_dim 16), trained once for all explore tests."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("explore-cache")))
-        result = ganvas.train(outdir=str(tmp_path_factory.mktemp("explore-runs")), kimg=0.032,
-                              progress=False, **TINY)
-    return result.run_dir
+    return train_once(tmp_path_factory, "explore", kimg=0.032, **TINY)
 
 
 def cli(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:

@@ -9,17 +9,15 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import ganvas
 from ganvas.errors import GanvasError
 from ganvas.training.checkpoint import load_checkpoint
 from ganvas.training.run_dir import next_run_dir
 from ganvas.utils import io
-from tests.conftest import TINY, cli_args
+from tests.conftest import TINY, cli_args, image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,17 +39,9 @@ def test_runs_started_together_get_different_numbers(tmp_path: Path) -> None:
     assert numbers == [f"{i:05d}" for i in range(6)]
 
 
-def picture_folder(path: Path, n: int = 40) -> Path:
-    rng = np.random.default_rng(1)
-    path.mkdir()
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path / f"{i}.png")
-    return path
-
-
 def test_two_trainings_on_one_raw_folder_at_once(tmp_path: Path) -> None:
     """Two processes: two run folders, one prepared pack in the cache."""
-    folder = picture_folder(tmp_path / "pictures")
+    folder = image_folder(tmp_path / "pictures", n=40, size=40, seed=1)
     cache = tmp_path / "cache"
     env = dict(os.environ, GANVAS_CACHE=str(cache), OMP_NUM_THREADS="1")
     options = dict(TINY, data=str(folder), kimg=0.016)

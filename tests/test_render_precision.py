@@ -11,21 +11,16 @@ import pytest
 import torch
 from PIL import Image
 
-import ganvas
 from ganvas.metrics.sources import GeneratorSide
 from ganvas.models.stylegan2 import Generator
 from ganvas.sampling import load_generator
-from tests.explore_support import cli
+from tests.explore_support import cli, train_once
 from tests.test_stylegan2_training import SG2
 
 
 @pytest.fixture(scope="module")
 def stylegan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("render-cache")))
-        result = ganvas.train(outdir=str(tmp_path_factory.mktemp("render-runs")), kimg=0.016,
-                              progress=False, **SG2)
-    return result.run_dir
+    return train_once(tmp_path_factory, "render", kimg=0.016, **SG2)
 
 
 def png(path: Path) -> np.ndarray:

@@ -13,7 +13,7 @@ from PIL import Image
 
 import ganvas
 from ganvas.errors import GanvasError
-from tests.conftest import TINY
+from tests.conftest import TINY, image_folder
 
 
 def lrs_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
@@ -47,14 +47,6 @@ def test_a_longer_snapshot_interval_on_resume_keeps_snapshots(tmp_path: Path) ->
     assert snapshot_steps(part.run_dir) == [1, 2, 3, 4]  # 16 images a step
     ganvas.train(resume=part.run_dir, kimg=0.192, snapshot_kimg=0.048, progress=False)
     assert snapshot_steps(part.run_dir)[4:] == [6, 9, 12]
-
-
-def image_folder(path: Path, n: int = 24) -> Path:
-    rng = np.random.default_rng(0)
-    path.mkdir()
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path / f"{i}.png")
-    return path
 
 
 def test_resume_refuses_other_images_and_accepts_a_moved_folder(tmp_path: Path) -> None:
