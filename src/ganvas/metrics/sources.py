@@ -148,9 +148,6 @@ class FileSide(ImageSide):
             self.notes.append(f"{len(skipped)} unreadable files skipped (first: {skipped[0]})")
 
 
-RENDER_BLOCK = 64  # ganvas.explore.latents.DEFAULT_BATCH: the batch every command renders in
-
-
 class GeneratorSide(ImageSide):
     """Samples of a generator, sample i from seed i (latents as ``ganvas.sampling.seed_latent``)."""
 
@@ -162,6 +159,8 @@ class GeneratorSide(ImageSide):
         self.G, self.z_dim, self.description = G, z_dim, description
 
     def batches(self, n: int, batch_size: int) -> Iterator[np.ndarray]:
+        from ganvas.explore.latents import DEFAULT_BATCH as RENDER_BLOCK  # as every command
+
         was_training = getattr(self.G, "training", False)
         if isinstance(self.G, torch.nn.Module):
             self.G.eval()  # BatchNorm/dropout in train mode would make samples depend on the batch
@@ -181,7 +180,7 @@ class GeneratorSide(ImageSide):
         from ganvas.utils.grid import to_uint8
 
         if isinstance(self.G, torch.nn.Module) and any(True for _ in self.G.parameters()):
-            space = LatentSpace(self.G, batch=RENDER_BLOCK)
+            space = LatentSpace(self.G)
             out = torch.from_numpy(space.render(space.from_seeds(seeds)))
         else:
             with torch.inference_mode():
