@@ -43,3 +43,20 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
     for (d1, g1), (d2, g2) in zip(losses(single.run_dir), losses(runs[0])):
         assert d2 == pytest.approx(d1, rel=1e-4) and g2 == pytest.approx(g1, rel=1e-4)
     assert "2 processes" in (runs[0] / "log.txt").read_text()
+
+
+def test_no_rank_draws_its_per_sample_noise_from_the_latent_stream() -> None:
+    """Rank 0's per-sample stream had the latents' seed: its augmentation repeated z's numbers."""
+    from ganvas.training.distributed import Shard, random_streams
+
+    device = torch.device("cpu")
+    rng, z_rng = random_streams(7, Shard(), device)
+    assert rng is z_rng  # one process: one stream, as before
+    draws = []
+    for rank in range(3):
+        rng, z_rng = random_streams(7, Shard(rank, 3), device)
+        draws.append(torch.randn(8, generator=rng))
+        latents = torch.randn(8, generator=z_rng)
+        assert not torch.equal(draws[-1], latents), rank
+        assert torch.equal(latents, torch.randn(8, generator=torch.Generator().manual_seed(7)))
+    assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[1], draws[2])

@@ -63,3 +63,22 @@ def test_generate_from_a_snapshot_and_resume_from_it(tmp_path: Path,
     a = torch.load(whole / "checkpoints/latest.pt", weights_only=True)
     b = torch.load(run / "checkpoints/latest.pt", weights_only=True)
     assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+
+
+def test_report_of_a_snapshot_shows_the_run_as_it_stood(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """``ganvas report RUN@<kimg>``: curves, samples and log up to that snapshot only."""
+    from ganvas.report.run_data import load_run
+
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.064, progress=False,
+                       **dict(TINY, snapshot_kimg=0.032)).run_dir
+    then = load_run(f"{run}@0.032")
+    assert [r["step"] for r in then.stats] == [1, 2]
+    assert then.log[-1][1].startswith("snapshot at 0.032 kimg")
+    assert then.name == f"{run.name}@0.032" and then.stopped == "snapshot at 0.032 kimg"
+    assert len(load_run(run).stats) == 4
+    assert cli(capsys, "report", f"{run}@0.032")[0] == 0
+    page = (run / "report@0.032.html").read_text()
+    assert f"{run.name}@0.032" in page and "snapshot at 0.032 kimg" in page
+    with pytest.raises(GanvasError, match="no snapshot at 0.048 kimg"):
+        load_run(f"{run}@0.048")

@@ -13,13 +13,19 @@ from ganvas.utils.cli import user_errors
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path),
                 metavar="RUN [RUN ...]")
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE.html",
-              help="Where to write the page [default: RUN/report.html for one run, "
+              help="Where to write the page [default: RUN/report.html (RUN/report@KIMG.html) for one run, "
                    "./report.html for several].")
 @user_errors
 def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
-    """Write one self-contained HTML page about RUN(s): samples, curves, metrics, config."""
+    """Write one self-contained HTML page about RUN(s): samples, curves, metrics, config.
+
+    RUN@KIMG shows the run as it stood at its snapshot of that kimg.
+    """
     from ganvas.report.document import write_report
+    from ganvas.training.checkpoint import split_snapshot
 
     if out is None:
-        out = runs[0] / "report.html" if len(runs) == 1 else Path("report.html")
+        run_dir, kimg = split_snapshot(runs[0])
+        name = "report.html" if kimg is None else f"report@{kimg:g}.html"
+        out = run_dir / name if len(runs) == 1 else Path("report.html")
     click.echo(f"wrote {write_report(list(runs), out)}")

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ganvas.errors import GanvasError
+from ganvas.training.checkpoint import find_checkpoint, split_snapshot
 from ganvas.training.stats import read_jsonl
 
 FAKES_NAME = re.compile(r"^fakes_(\d+)\.png$")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(.*)$")
 STOPPED = re.compile(r"stopped \((\w+)\)")
+SNAPSHOT_LINE = re.compile(r"^snapshot at ([\d.]+) kimg")
 
 
 @dataclass
@@ -31,10 +33,23 @@ class RunData:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     log: list[tuple[datetime | None, str]] = field(default_factory=list)
     fakes: list[tuple[int, Path]] = field(default_factory=list)
+    #: The snapshot's kimg when the run is read as it stood then (``RUN@<kimg>``).
+    at_kimg: float | None = None
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.path.name if self.at_kimg is None else f"{self.path.name}@{self.at_kimg:g}"
+
+    def until(self, nimg: int) -> "RunData":
+        """The run as it stood when it had seen ``nimg`` images (its snapshot there)."""
+        kimg = nimg / 1000
+        end = next((i + 1 for i, (_, text) in enumerate(self.log)
+                    if (m := SNAPSHOT_LINE.match(text)) and float(m.group(1)) >= kimg - 1e-9),
+                   len(self.log))
+        return replace(self, at_kimg=kimg,
+                       stats=[r for r in self.stats if r.get("kimg", 0.0) <= kimg + 1e-9],
+                       metrics=[r for r in self.metrics if r.get("kimg", 0.0) <= kimg + 1e-9],
+                       log=self.log[:end], fakes=[f for f in self.fakes if f[0] <= kimg])
 
     @property
     def reals(self) -> Path | None:
@@ -88,6 +103,8 @@ class RunData:
     @property
     def stopped(self) -> str | None:
         """Why training stopped (budget, interrupted, diverged); None while it runs."""
+        if self.at_kimg is not None:
+            return f"snapshot at {self.at_kimg:g} kimg"
         reasons = [m.group(1) for _, text in self.log if (m := STOPPED.search(text))]
         return reasons[-1] if reasons else None
 
@@ -148,11 +165,16 @@ def is_run_folder(path: Path) -> bool:
 
 
 def load_run(path: str | Path) -> RunData:
-    """Read a run folder; raise GanvasError if ``path`` is not one."""
-    run_dir = Path(path)
+    """Read a run folder, or with ``RUN@<kimg>`` the run as it stood at that snapshot; raise
+    GanvasError if ``path`` is not one."""
+    run_dir, kimg = split_snapshot(path)
     if not is_run_folder(run_dir):
         raise GanvasError(f"{run_dir}: not a run folder (no config.json, stats.jsonl or log.txt)")
-    return RunData(path=run_dir, config=read_json_object(run_dir / "config.json"),
+    run = RunData(path=run_dir, config=read_json_object(run_dir / "config.json"),
                    stats=read_records(run_dir / "stats.jsonl"),
                    metrics=read_records(run_dir / "metrics.jsonl"),
                    log=read_log(run_dir / "log.txt"), fakes=sample_grids(run_dir))
+    if kimg is None:
+        return run
+    find_checkpoint(path)  # the snapshot must exist: one meaning of RUN@<kimg> everywhere
+    return run.until(round(kimg * 1000))

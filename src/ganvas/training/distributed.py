@@ -42,6 +42,22 @@ class Shard:
         return self.world > 1
 
 
+def random_streams(seed: int, shard: Shard,
+                   device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """The loop's two streams: ``rng`` for per-sample draws, ``z_rng`` for latents.
+
+    On one process they are one generator seeded with ``seed``. Under torchrun every rank
+    draws the global batch's latents from one shared stream (``seed``) and takes its slice,
+    while each rank's per-sample stream has a seed of its own that differs from it, so that
+    no rank's augmentation or noise repeats the latents' random numbers.
+    """
+    if not shard.active:
+        rng = torch.Generator(device).manual_seed(seed)
+        return rng, rng
+    rng = torch.Generator(device).manual_seed(seed + 1_000_003 * (shard.rank + 1))
+    return rng, torch.Generator(device).manual_seed(seed)
+
+
 def from_environment() -> Shard:
     """The shard torchrun describes in the environment (a single process without it)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

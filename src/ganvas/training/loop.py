@@ -29,7 +29,7 @@ from ganvas.models import get_family
 from ganvas.training import checkpoint as ckpt
 from ganvas.training import distributed as dist
 from ganvas.training.ema import has_batchnorm, make_ema, refresh_batchnorm, update_ema
-from ganvas.training.fastpath import FastPath, channels_last, maybe_compile, set_threads
+from ganvas.training.fastpath import FastPath, channels_last, set_threads
 from ganvas.training.metrics_hook import TrainingMetrics, describe
 from ganvas.training.optim import make_optimizer, set_learning_rates
 from ganvas.training.plots import training_plots
@@ -165,11 +165,9 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     G_ema = make_ema(G) if cfg.ema_kimg else None
     if G_ema is not None and initial_ema is not None:
         G_ema.load_state_dict(initial_ema)
-    rng = torch.Generator(device).manual_seed(cfg.seed + 1_000_003 * shard.rank)
-    z_rng = rng if not shard.active else torch.Generator(device).manual_seed(cfg.seed)
-    objective = family.objective(cfg, maybe_compile(G, cfg.compile), maybe_compile(D, cfg.compile),
-                                 rng, z_rng=z_rng, shard=(shard.rank, shard.world),
-                                 autocast=fast.autocast, penalty_autocast=fast.penalty_autocast,
+    rng, z_rng = dist.random_streams(cfg.seed, shard, device)
+    objective = family.objective(cfg, G, D, rng, z_rng=z_rng, compile=cfg.compile,
+                                 shard=(shard.rank, shard.world), autocast=fast.autocast, penalty_autocast=fast.penalty_autocast,
                                  device=device)
     opt_G = make_optimizer(cfg, G, cfg.lr_g, cfg.betas, objective.g_reg_interval,
                            **fast.optimizer_kwargs())
@@ -356,7 +354,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                         if metrics.is_best(scores):
                             names.append("best")
                 save(*names)
-                log.write(f"snapshot at {progress.nimg / 1000:.1f} kimg, step {progress.step}: "
+                log.write(f"snapshot at {progress.nimg / 1000:g} kimg, step {progress.step}: "
                           f"{postfix(last_stats)}")
                 dist.barrier(shard)
                 clock = time.perf_counter()

@@ -19,6 +19,7 @@ from torch import nn
 from ganvas import augment, losses
 from ganvas.ada import AdaController, AugmentPipe
 from ganvas.config import TrainConfig
+from ganvas.training.fastpath import maybe_compile
 
 Stats = dict[str, torch.Tensor]
 
@@ -31,14 +32,19 @@ class AdversarialObjective:
     so that each rank takes its slice of the global batch's latents). With ``--aug ada|fixed``
     an :class:`~ganvas.ada.AugmentPipe` transforms everything D sees, and with ``ada`` its p
     follows D's overfitting measure r_t.
+
+    With ``compile`` the batch forwards run compiled (``G_forward``, ``D_forward``); the
+    gradient penalties take the eager ``D``, since a compiled module has no double backward.
     """
 
     def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator,
                  *, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
                  autocast: Callable[[], Any] | None = None,
                  penalty_autocast: Callable[[], Any] | None = None,
-                 device: torch.device | None = None, default_aug: str = "none"):
+                 device: torch.device | None = None, default_aug: str = "none",
+                 compile: bool = False):
         self.cfg, self.G, self.D, self.rng = cfg, G, D, rng
+        self.G_forward, self.D_forward = maybe_compile(G, compile), maybe_compile(D, compile)
         self.z_rng = z_rng or rng
         self.rank, self.world = shard
         aug = default_aug if cfg.aug == "auto" else cfg.aug
@@ -80,7 +86,7 @@ class AdversarialObjective:
 
     def fakes(self, n: int, device: torch.device, for_generator: bool) -> torch.Tensor:
         """A fresh batch of G's images (the G step also updates G's own running averages)."""
-        return self.G(self.sample_z(n, device))
+        return self.G_forward(self.sample_z(n, device))
 
     def d_view(self, images: torch.Tensor, progress: float) -> torch.Tensor:
         """What D sees of an image batch: ADA or DiffAugment, then annealed instance noise."""
@@ -93,9 +99,13 @@ class AdversarialObjective:
 
     def judge(self, images: torch.Tensor, progress: float,
               penalty: bool = False) -> torch.Tensor:
-        """D's logits on its view of ``images``, in fp32 whatever the autocast dtype."""
-        with self.penalty_precision() if penalty else self.precision():
-            return self.D(self.d_view(images, progress)).float()
+        """D's logits on its view of ``images``, in fp32 whatever the autocast dtype; a
+        ``penalty`` takes the eager D in the penalties' precision, for its double backward."""
+        if penalty:
+            with self.penalty_precision():
+                return self.D(self.d_view(images, progress)).float()
+        with self.precision():
+            return self.D_forward(self.d_view(images, progress)).float()
 
     def viewed_d(self, progress: float) -> Callable[[torch.Tensor], torch.Tensor]:
         """D composed with its input view: the function gradient penalties differentiate."""

@@ -20,6 +20,7 @@ from ganvas.config import TrainConfig
 from ganvas.models.stylegan2.configs import StyleGAN2Spec, resolve_cfg
 from ganvas.models.stylegan2.networks import mix_styles
 from ganvas.models.stylegan2.regularizers import PathLengthPenalty
+from ganvas.training.fastpath import maybe_compile
 from ganvas.training.objective import AdversarialObjective, Stats
 
 R1_INTERVAL = 16
@@ -57,6 +58,8 @@ class StyleGAN2Objective(AdversarialObjective):
     def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator,
                  spec: StyleGAN2Spec, **fast: Any):
         super().__init__(cfg, G, D, rng, default_aug="ada", **fast)
+        # The mapping is a small MLP called in pieces (style mixing); synthesis is the work.
+        self.synthesis_forward = maybe_compile(G.synthesis, fast.get("compile", False))
         self.spec = spec
         self.r1_gamma, self.r1_interval = spec.gamma, R1_INTERVAL
         self.path_length = PathLengthPenalty()
@@ -69,7 +72,8 @@ class StyleGAN2Objective(AdversarialObjective):
         """Style-mixed fakes with random noise; the G step also tracks w_avg."""
         ws = mix_styles(self.G, self.sample_z(n, device), self.spec.style_mixing,
                         generator=self.rng, update_emas=for_generator)
-        return self.G.synthesize(ws, generator=self.rng)
+        noise_mode = "random" if self.G.training else "const"
+        return self.synthesis_forward(ws, noise_mode=noise_mode, generator=self.rng)
 
     def generator_regularizer(self, batch: int, device: torch.device,
                               progress: float) -> tuple[torch.Tensor, Stats]:
