@@ -43,8 +43,8 @@ from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
 from ganvas.report.charts import line_chart, series_of
-from ganvas.sampling import load_discriminator, load_generator
-from ganvas.training.stats import read_jsonl
+from ganvas.render import load_discriminator, load_generator
+from ganvas.runs.records import read_jsonl
 from ganvas.utils.io import atomic_path, write_json
 
 from quality import DATASETS, reference_images

@@ -21,7 +21,7 @@ from ganvas.config import resolve
 from ganvas.data.loader import BatchLoader
 from ganvas.models import get_family
 from ganvas.training.optim import make_optimizer
-from ganvas.training.objective import AdversarialObjective
+from ganvas.objective.adversarial import AdversarialObjective
 
 
 def synthetic_pack(folder: Path, n: int = 10_000, resolution: int = 64) -> np.ndarray:
@@ -38,10 +38,11 @@ def run(get_batch, steps: int, batch: int) -> float:
     """Images/s of full GAN steps (D then G) with reals from ``get_batch``."""
     torch.manual_seed(0)
     cfg = resolve({"resolution": 64, "batch": batch, "mirror": True})
-    G, D = get_family("dcgan").build(cfg, 64, 3)
-    opt_G, opt_D = make_optimizer(cfg, G, cfg.lr_g), make_optimizer(cfg, D, cfg.lr_d)
+    G, D = get_family("dcgan").build(cfg.family, 64, 3)
+    opt_G = make_optimizer(cfg.optim, G, cfg.optim.lr_g)
+    opt_D = make_optimizer(cfg.optim, D, cfg.optim.lr_d)
     rng = torch.Generator().manual_seed(0)
-    objective = AdversarialObjective(cfg, G, D, rng)
+    objective = AdversarialObjective(cfg.objective, G, D, rng, batch=cfg.optim.batch)
 
     def step(i: int) -> None:
         loss_D, _ = objective.discriminator_step(get_batch(rng), 0.0)

@@ -152,9 +152,10 @@ def step_flops(batch: int, device: str) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     cfg = resolve({"resolution": 64, "precision": "fp32"})
-    G, D = (net.to(device) for net in get_family("dcgan").build(cfg, 64, 3))
-    objective = get_family("dcgan").objective(cfg, G, D, torch.Generator(device).manual_seed(0),
-                                              device=torch.device(device))
+    G, D = (net.to(device) for net in get_family("dcgan").build(cfg.family, 64, 3))
+    objective = get_family("dcgan").objective(cfg.family, cfg.objective, G, D,
+                                              torch.Generator(device).manual_seed(0),
+                                              batch=cfg.optim.batch, device=torch.device(device))
     reals = torch.rand(batch, 3, 64, 64, device=device) * 2 - 1
     with FlopCounterMode(display=False) as counter:
         loss, _ = objective.discriminator_step(reals, 0.0)
@@ -180,7 +181,7 @@ def matmul_rate(dtype: torch.dtype, device: str, size: int = 4096, repeats: int 
 
 def generation_rate(device: str, batch: int = 256, repeats: int = 5) -> float:
     cfg = resolve({"resolution": 64})
-    G = channels_last(get_family("dcgan").build(cfg, 64, 3)[0].to(device).eval())
+    G = channels_last(get_family("dcgan").build(cfg.family, 64, 3)[0].to(device).eval())
     fast = FastPath.create("auto", torch.device(device))
     z = torch.randn(batch, 100, device=device)
     times = []

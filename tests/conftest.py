@@ -56,3 +56,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not available")
     return SHARED_DATA
+
+
+def objective_of(cfg, G, D, rng):
+    """The objective of a resolved config's family, as the training loop builds it."""
+    from ganvas.models import get_family
+
+    return get_family(cfg.model).objective(cfg.family, cfg.objective, G, D, rng,
+                                           batch=cfg.optim.batch)

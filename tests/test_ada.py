@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from ganvas.ada import (
+from ganvas.objective.ada import (
     ALL_OPS,
     COLOR_OPS,
     AdaController,

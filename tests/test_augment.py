@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganvas.augment import AUGMENTATIONS, diff_augment, parse_policy, random_flip
+from ganvas.data.loader import random_flip
+from ganvas.objective.augment import AUGMENTATIONS, diff_augment, parse_policy
 from ganvas.errors import GanvasError
 
 

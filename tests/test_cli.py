@@ -36,16 +36,19 @@ def test_dry_run_prints_resolved_config(capsys: pytest.CaptureFixture) -> None:
                        "0.5,0.99", "--mirror")
     assert code == 0
     cfg = json.loads(out)
-    assert cfg["lr_d"] == 1e-4 and cfg["betas"] == [0.5, 0.99] and cfg["mirror"] is True
-    assert cfg["resolution"] == 32 and cfg["lr_g"] == 2e-4
+    optim, data = cfg["optim"], cfg["data"]
+    assert optim["lr_d"] == 1e-4 and optim["betas"] == [0.5, 0.99] and data["mirror"] is True
+    assert data["resolution"] == 32 and optim["lr_g"] == 2e-4
+    assert set(cfg) == {"model", "data", "run", "optim", "objective", "dcgan"}  # its groups only
 
 
 def test_toml_config_and_precedence(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     toml = tmp_path / "exp.toml"
-    toml.write_text('lr_d = 5e-5\nbatch = 32\n[model]\nz_dim = 128\n')
+    toml.write_text('lr_d = 5e-5\nbatch = 32\n[dcgan]\nz_dim = 128\n')
     code, out, _ = cli(capsys, "train", "--config", toml, "--batch", "16", "--dry-run")
     cfg = json.loads(out)
-    assert code == 0 and cfg["lr_d"] == 5e-5 and cfg["z_dim"] == 128 and cfg["batch"] == 16
+    assert code == 0 and cfg["optim"]["lr_d"] == 5e-5 and cfg["dcgan"]["z_dim"] == 128
+    assert cfg["optim"]["batch"] == 16
 
 
 @pytest.mark.parametrize("args, needles", [

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import ganvas
-from ganvas.training import fastpath
+from ganvas.utils import compile as compile_module
 from tests.conftest import TINY
 from tests.test_stylegan2_training import SG2
 
@@ -31,7 +31,7 @@ def compiled_modules(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(type(owner).__name__)
         return original(model, *args, **dict(kwargs, backend="aot_eager"))
 
-    monkeypatch.setattr(fastpath.torch, "compile", recording_compile)
+    monkeypatch.setattr(compile_module.torch, "compile", recording_compile)
     torch._dynamo.reset()
     yield seen
     torch._dynamo.reset()

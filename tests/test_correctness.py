@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import ganvas
-from ganvas import augment, losses
+from ganvas.objective import augment, losses
 from ganvas.config import resolve
 from ganvas.data import ImageSet
 from ganvas.errors import GanvasError
@@ -18,14 +18,13 @@ from ganvas.models import get_family
 from ganvas.training import loop as loop_mod
 from ganvas.training.ema import ema_beta, make_ema, refresh_batchnorm, update_ema
 from ganvas.training.metrics_hook import TrainingMetrics
-from ganvas.training.objective import AdversarialObjective
 from ganvas.training.optim import lazy_correction, make_optimizer
-from tests.conftest import TINY
+from tests.conftest import TINY, objective_of
 
 
 def tiny_pair(**options):
     cfg = resolve(dict(TINY, **options))
-    G, D = get_family("dcgan").build(cfg, 32, 1)
+    G, D = get_family("dcgan").build(cfg.family, 32, 1)
     return cfg, G, D
 
 
@@ -44,10 +43,10 @@ def test_ema_samples_with_its_own_batchnorm_statistics() -> None:
             p.mul_(3.0).add_(0.05)
     G.train()
     for _ in range(50):  # G's running statistics now describe G's (scaled) weights
-        G(torch.randn(64, cfg.z_dim))
+        G(torch.randn(64, cfg.family.z_dim))
     update_ema(G_ema, G, batch=16, g_nimg=10_000, ema_kimg=1000.0, rampup=0.0)
     refresh_batchnorm(G_ema, batch=256, seed=1)
-    z = torch.randn(512, cfg.z_dim, generator=torch.Generator().manual_seed(2))
+    z = torch.randn(512, cfg.family.z_dim, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         G_ema.eval()
         eval_out = G_ema(z)
@@ -67,7 +66,7 @@ def test_ema_with_half_life_zero_reproduces_g_exactly() -> None:
     update_ema(G_ema, G, batch=16, g_nimg=160, ema_kimg=0.0, rampup=0.0)
     for (name, a), b in zip(G_ema.named_parameters(), G.parameters()):
         assert torch.equal(a, b), name
-    z = torch.randn(8, cfg.z_dim)
+    z = torch.randn(8, cfg.family.z_dim)
     G.train(), G_ema.train()
     with torch.no_grad():
         assert torch.equal(G_ema(z), G(z))
@@ -190,7 +189,7 @@ def test_dragan_c_sets_the_gaussian_scale(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(losses, "_input_gradients",
                         lambda D_, x: points.append(x.detach()) or real(D_, x))
     reals = torch.rand(16, 1, 32, 32) * 2 - 1
-    AdversarialObjective(cfg, G, D, torch.Generator().manual_seed(3)).discriminator_step(reals,
+    objective_of(cfg, G, D, torch.Generator().manual_seed(3)).discriminator_step(reals,
                                                                                          0.0)
     (perturbed,) = points
     assert (perturbed - reals).std().item() == pytest.approx(0.05 ** 0.5, rel=0.03)
@@ -199,10 +198,10 @@ def test_dragan_c_sets_the_gaussian_scale(monkeypatch: pytest.MonkeyPatch) -> No
 def test_r1_is_taken_through_what_d_sees_and_weighted_lazily() -> None:
     """With DiffAugment, R1 differentiates D∘augment at the reals, times (γ/2)·interval."""
     cfg, _, D = tiny_pair(r1=10.0, r1_every=4, diffaugment="translation,cutout")
-    G = get_family("dcgan").build(cfg, 32, 1)[0]
+    G = get_family("dcgan").build(cfg.family, 32, 1)[0]
     D.eval()
     reals = torch.rand(6, 1, 32, 32) * 2 - 1
-    objective = AdversarialObjective(cfg, G, D, torch.Generator().manual_seed(4))
+    objective = objective_of(cfg, G, D, torch.Generator().manual_seed(4))
     loss, parts = objective.discriminator_regularizer(reals, 0.0)
     x = reals.clone().requires_grad_(True)
     seen = augment.diff_augment(x, ("translation", "cutout"),
@@ -220,7 +219,7 @@ def test_lazy_r1_runs_every_interval_with_the_optimizer_correction(tmp_path: Pat
     assert lr == pytest.approx(2e-4 * 4 / 5)
     assert betas == pytest.approx((0.5 ** 0.8, 0.999 ** 0.8))
     cfg, _, D = tiny_pair(r1=1.0, r1_every=4)
-    opt = make_optimizer(cfg, D, 2e-4, reg_interval=4)
+    opt = make_optimizer(cfg.optim, D, 2e-4, reg_interval=4)
     assert opt.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.8)
     result = ganvas.train(outdir=str(tmp_path), kimg=0.096, r1=1.0, r1_every=4,
                           progress=False, **TINY)
@@ -237,10 +236,10 @@ def test_label_tricks_reach_the_loss() -> None:
     with torch.no_grad():  # confident logits, so that the targets matter
         D.head[0].weight.mul_(300.0)
     reals = torch.rand(8, 1, 32, 32) * 2 - 1
-    loss, _ = AdversarialObjective(cfg, G, D, torch.Generator().manual_seed(6)) \
+    loss, _ = objective_of(cfg, G, D, torch.Generator().manual_seed(6)) \
         .discriminator_step(reals, 0.0)
     rng = torch.Generator().manual_seed(6)
-    z = torch.randn(8, cfg.z_dim, generator=rng)
+    z = torch.randn(8, cfg.family.z_dim, generator=rng)
     with torch.no_grad():
         real_logits, fake_logits = D(reals), D(G(z))
     real_t, fake_t = losses.discriminator_targets(8, soft_labels=(0.7, 1.2), label_flip=0.2,
@@ -255,7 +254,7 @@ def test_generator_step_shows_d_augmented_fakes() -> None:
     cfg, G, D = tiny_pair(diffaugment="cutout")
     seen = []
     D.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
-    AdversarialObjective(cfg, G, D, torch.Generator().manual_seed(0)) \
+    objective_of(cfg, G, D, torch.Generator().manual_seed(0)) \
         .generator_step(8, torch.device("cpu"), 0.0)
     (images,) = seen
     zero_squares = (images == 0).flatten(1).sum(1)

@@ -14,7 +14,7 @@ import torch
 
 import ganvas
 from ganvas.errors import GanvasError
-from ganvas.training.checkpoint import load_checkpoint
+from ganvas.runs.checkpoint import load_checkpoint
 from ganvas.training.run_dir import next_run_dir
 from ganvas.utils import io
 from tests.conftest import TINY, cli_args, image_folder

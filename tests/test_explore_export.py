@@ -11,8 +11,8 @@ import torch
 
 from ganvas.errors import GanvasError
 from ganvas.explore.export import export
-from ganvas.explore.latents import seed_latent
-from ganvas.sampling import load_generator
+from ganvas.render import seed_latent
+from ganvas.render import load_generator
 from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run  # noqa: F401
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganvas.explore.latents import LatentSpace
-from ganvas.sampling import generate, load_generator
+from ganvas.render import LatentSpace
+from ganvas.explore.generate import generate
+from ganvas.render import load_generator
 from tests.explore_support import cli, error_line, tiny_run  # noqa: F401  (fixture)
 
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ganvas.explore.interpolate import interpolation_frames, walk
-from ganvas.explore.latents import LatentSpace, slerp
+from ganvas.render import LatentSpace, slerp
 from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run, varied_dcgan  # noqa: F401
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ganvas.errors import GanvasError
-from ganvas.explore.latents import LatentSpace, lerp, load_latents, seed_latent, slerp
+from ganvas.render import LatentSpace, lerp, load_latents, seed_latent, slerp
 from ganvas.utils.grid import to_uint8
 from tests.explore_support import FakeStyleGAN, varied_dcgan
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganvas.explore.latents import LatentSpace
+from ganvas.render import LatentSpace
 from ganvas.explore.project import FeatureTap, load_photo, project_latent
 from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run, varied_dcgan  # noqa: F401
 

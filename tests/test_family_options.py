@@ -7,7 +7,6 @@ import pytest
 
 from ganvas.config import resolve
 from ganvas.errors import GanvasError
-from ganvas.models.stylegan2.family import spec_for
 from tests.explore_support import cli, error_line
 
 
@@ -59,5 +58,5 @@ def test_cfg_auto_sizes_the_batch_by_the_process_count(monkeypatch: pytest.Monke
     one = resolve({"model": "stylegan2", "resolution": 256})
     monkeypatch.setenv("WORLD_SIZE", "8")
     eight = resolve({"model": "stylegan2", "resolution": 256})
-    assert (one.batch, eight.batch) == (16, 64)  # the reference: min(4096 // res, 32) per GPU
-    assert spec_for(eight, 256).mbstd_group == 4
+    assert (one.optim.batch, eight.optim.batch) == (16, 64)  # the reference: min(4096 // res, 32) per GPU
+    assert eight.family.mbstd_group == 4

@@ -26,10 +26,11 @@ def d_gradients(options: dict, precision: str) -> tuple[torch.Tensor, torch.Tens
     """D's loss (+ R1 when on) and the flattened gradient of D, on a fixed batch and seed."""
     cfg = resolve(dict(TINY, precision=precision, **options))
     torch.manual_seed(0)
-    G, D = (channels_last(net) for net in get_family("dcgan").build(cfg, 32, 1))
+    G, D = (channels_last(net) for net in get_family("dcgan").build(cfg.family, 32, 1))
     fast = FastPath(torch.device("cpu"), precision)
-    objective = get_family("dcgan").objective(cfg, G, D, torch.Generator().manual_seed(1),
-                                              autocast=fast.autocast,
+    objective = get_family("dcgan").objective(cfg.family, cfg.objective, G, D,
+                                              torch.Generator().manual_seed(1),
+                                              batch=cfg.optim.batch, autocast=fast.autocast,
                                               device=torch.device("cpu"))
     reals = (torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1)
     loss, _ = objective.discriminator_step(channels_last(reals), 0.0)
@@ -77,7 +78,7 @@ def test_sync_bn_on_cpu_processes_is_one_clear_error() -> None:
     from ganvas.training import distributed as dist
 
     cfg = resolve(dict(TINY))
-    G, _ = get_family("dcgan").build(cfg, 32, 1)
+    G, _ = get_family("dcgan").build(cfg.family, 32, 1)
     assert dist.convert_sync_batchnorm(G, dist.Shard(), torch.device("cpu")) is G  # one process
     with pytest.raises(GanvasError, match="--sync-bn: PyTorch synchronises BatchNorm only on CUDA"):
         dist.convert_sync_batchnorm(G, dist.Shard(0, 2), torch.device("cpu"))

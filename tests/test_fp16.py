@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import ganvas
-from ganvas import losses
+from ganvas.objective import losses
 from ganvas.config import resolve
 from ganvas.models import get_family
 from ganvas.training.distributed import Shard
@@ -58,7 +58,7 @@ def test_an_overflow_on_one_rank_skips_the_step_on_every_rank(tmp_path: Path) ->
 @pytest.mark.parametrize("penalty", ["r1", "gp", "dragan"])
 def test_penalties_in_fp16_match_fp32(penalty: str) -> None:
     cfg = resolve(dict(TINY, g_norm="none", d_norm="none"))
-    _, D = get_family("dcgan").build(cfg, 32, 1)
+    _, D = get_family("dcgan").build(cfg.family, 32, 1)
     reals = torch.rand(8, 1, 32, 32) * 2 - 1
     fakes = torch.rand(8, 1, 32, 32) * 2 - 1
     values = {}

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganvas import losses as L
+from ganvas.objective import losses as L
 from ganvas.errors import GanvasError
 
 REAL = torch.tensor([2.0, -1.0])

@@ -165,7 +165,7 @@ def test_generator_module_is_deterministic_and_not_cached(model: InceptionV3FID)
 
 def test_run_folder_and_checkpoint_load_the_generator(tmp_path: Path, model: InceptionV3FID,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import ganvas.sampling
+    import ganvas.metrics.sources
 
     loaded: list[Path] = []
 
@@ -173,7 +173,7 @@ def test_run_folder_and_checkpoint_load_the_generator(tmp_path: Path, model: Inc
         loaded.append(Path(path))
         return TinyG().eval()
 
-    monkeypatch.setattr(ganvas.sampling, "load_generator", fake_load)
+    monkeypatch.setattr(ganvas.metrics.sources, "load_generator", fake_load)
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "latest.pt").write_bytes(b"")
@@ -184,7 +184,7 @@ def test_run_folder_and_checkpoint_load_the_generator(tmp_path: Path, model: Inc
 
 
 def test_a_real_training_run_is_evaluated(tmp_path: Path, model: InceptionV3FID) -> None:
-    """The generator path against the real ganvas.sampling.load_generator (a 1-second run)."""
+    """The generator path against the real ganvas.render.load_generator (a 1-second run)."""
     import ganvas
     from tests.conftest import TINY
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ganvas.metrics.sources import GeneratorSide
 from ganvas.models.stylegan2 import Generator
-from ganvas.sampling import load_generator
+from ganvas.render import load_generator
 from tests.explore_support import cli, train_once
 from tests.test_stylegan2_training import SG2
 

@@ -160,7 +160,7 @@ def test_several_runs_are_compared(trained_run: Path, tmp_path: Path,
     other = tmp_path / "00009-other"
     shutil.copytree(trained_run, other, ignore=shutil.ignore_patterns("checkpoints"))
     config = json.loads((other / "config.json").read_text())
-    config.update(lr_d=1e-4, batch=64)
+    config["optim"].update(lr_d=1e-4, batch=64)
     (other / "config.json").write_text(json.dumps(config))
     assert differing_settings([load_run(trained_run), load_run(other)]) == ["batch", "lr_d"]
     monkeypatch.chdir(tmp_path)

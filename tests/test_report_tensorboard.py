@@ -15,7 +15,7 @@ from ganvas.errors import GanvasError
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from ganvas.report.tensorboard import TensorBoardLogger, hwc_rgb, scalar_tag  # noqa: E402
+from ganvas.training.tensorboard import TensorBoardLogger, hwc_rgb, scalar_tag  # noqa: E402
 from ganvas.utils.grid import make_grid  # noqa: E402
 
 

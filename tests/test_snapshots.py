@@ -12,7 +12,7 @@ from PIL import Image
 import ganvas
 from ganvas.errors import GanvasError
 from ganvas.metrics.sources import open_side
-from ganvas.training.checkpoint import find_checkpoint, snapshot_name
+from ganvas.runs.checkpoint import find_checkpoint, snapshot_name
 from tests.conftest import TINY
 from tests.explore_support import cli
 from tests.test_training import losses_by_step

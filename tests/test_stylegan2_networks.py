@@ -9,14 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from ganvas.errors import GanvasError
-from ganvas.models.stylegan2 import (
-    CFG_NAMES,
-    Discriminator,
-    Generator,
-    PathLengthPenalty,
-    mix_styles,
-    resolve_cfg,
-)
+from ganvas.models.stylegan2 import CFG_NAMES, Discriminator, Generator, resolve_cfg
+from ganvas.objective.stylegan2 import PathLengthPenalty, mix_styles
 from ganvas.models.stylegan2.discriminator import MinibatchStdLayer
 from ganvas.models.stylegan2.layers import modulated_conv2d, modulated_conv2d_reference
 from ganvas.models.stylegan2.resample import conv2d_resample, setup_filter, upfirdn2d

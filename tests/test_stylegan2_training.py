@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import ganvas
+from ganvas.config import flatten
 from ganvas.cli import run as cli_run
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import Generator
-from ganvas.sampling import load_generator
+from ganvas.render import load_generator
 from tests.conftest import TINY
 from tests.test_stylegan2_import import marker, nvidia_modules, write_snapshot  # noqa: F401
 
@@ -35,7 +36,7 @@ def test_stylegan2_trains_with_its_regularisers(tmp_path: Path) -> None:
     assert "penalty_pl" not in records[1] and "penalty_pl" in records[4]
     assert all(np.isfinite([r["loss_D"], r["loss_G"]]).all() for r in records)
     assert "ada_p" in records[0]  # ADA is on by default for stylegan2
-    config = json.loads((result.run_dir / "config.json").read_text())
+    config = flatten(json.loads((result.run_dir / "config.json").read_text()))
     assert config["betas"] == [0.0, 0.99] and config["ema_kimg"] == pytest.approx(8 * 10 / 32)
     state = torch.load(result.run_dir / "checkpoints/latest.pt", weights_only=True)
     fresh = Generator(z_dim=16, w_dim=16, resolution=32, img_channels=1, channel_base=256,
@@ -86,7 +87,7 @@ def test_init_from_copies_networks_and_freeze_d_keeps_blocks(tmp_path: Path) -> 
     frozen = [k for k in a["D"] if k.startswith("b32.")]
     assert frozen and all(torch.equal(a["D"][k], b["D"][k]) for k in frozen)
     assert not torch.equal(a["D"]["b4.out.weight"], b["D"]["b4.out.weight"])
-    config = json.loads((tuned.run_dir / "config.json").read_text())
+    config = flatten(json.loads((tuned.run_dir / "config.json").read_text()))
     assert config["channel_base"] == 256 and config["w_dim"] == 16  # inherited
 
 
@@ -133,13 +134,13 @@ def test_style_mixing_grid_takes_coarse_styles_from_the_columns(tmp_path: Path) 
 
 def test_explicit_stylegan2_options_reach_the_networks(tmp_path: Path) -> None:
     from ganvas.config import resolve
-    from ganvas.models.stylegan2.family import spec_for
+    from ganvas.models import get_family
 
     cfg = resolve(dict(SG2, conv_clamp=256.0, gamma=3.0, pl_weight=0.0, style_mixing=0.5))
-    spec = spec_for(cfg, 32)
-    assert (spec.conv_clamp, spec.gamma, spec.pl_weight, spec.style_mixing) == (256.0, 3.0, 0.0,
-                                                                               0.5)
-    G, D = spec.build(1)
+    options = cfg.family
+    assert (options.conv_clamp, options.gamma, options.pl_weight,
+            options.style_mixing) == (256.0, 3.0, 0.0, 0.5)
+    G, D = get_family("stylegan2").build(options, 32, 1)
     assert G.synthesis.b32.conv1.conv_clamp == 256.0
     run = ganvas.train(outdir=str(tmp_path), kimg=0.008, progress=False, **SG2).run_dir
     assert cli_run(["generate", str(run), "--style-mix", "1", "2", "--mix-layers", "0-99",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ganvas.config import flatten
 from ganvas.errors import GanvasError
 from ganvas.sweep import combinations, parse_vary, run_desc, run_sweep, sweep_command
 from ganvas.training import loop, session
@@ -62,7 +63,7 @@ def test_sweep_table_matches_the_runs_and_a_rerun_skips_them(
     assert [r["batch"] for r in rows] == ["8", "16"]
     for row, run_dir in zip(rows, result.run_dirs):
         assert row["run folder"] == run_dir.name and run_dir.parent == folder
-        config = json.loads((run_dir / "config.json").read_text())
+        config = flatten(json.loads((run_dir / "config.json").read_text()))
         assert config["batch"] == int(row["batch"])
         last = json.loads((run_dir / "stats.jsonl").read_text().splitlines()[-1])
         assert row["images seen"] == f"{round(last['kimg'] * 1000):,}"
@@ -121,7 +122,7 @@ def test_parallel_sweep_runs_one_subprocess_per_device(tmp_path: Path) -> None:
     result = run_sweep("mnist-test", ["lr_d=1e-4,2e-4"], devices=["cpu", "cpu"], **options)
     assert result.stopped == "done" and sorted(result.trained) == sorted(result.run_dirs)
     for run_dir, lr_d in zip(result.run_dirs, (1e-4, 2e-4)):
-        config = json.loads((run_dir / "config.json").read_text())
+        config = flatten(json.loads((run_dir / "config.json").read_text()))
         assert config["lr_d"] == lr_d and config["device"] == "cpu"
         assert config["mirror"] is True and config["betas"] == [0.5, 0.99]
         assert "stopped (budget)" in (run_dir / "log.txt").read_text()

@@ -11,14 +11,13 @@ import torch
 from torch import nn
 
 import ganvas
-from ganvas import losses
+from ganvas.objective import losses
 from ganvas.config import resolve
 from ganvas.models import get_family
 from ganvas.presets import PRESETS
 from ganvas.training.optim import make_optimizer
-from ganvas.training.objective import AdversarialObjective
 from ganvas.training.watch import DivergenceWatch
-from tests.conftest import TINY
+from tests.conftest import TINY, objective_of
 
 
 def stats(run_dir: Path) -> list[dict]:
@@ -29,19 +28,19 @@ def stats(run_dir: Path) -> list[dict]:
 def test_every_preset_resolves_and_trains(preset: str, tmp_path: Path) -> None:
     cfg = resolve(preset=preset)
     for key, value in PRESETS[preset].items():
-        assert getattr(cfg, key) == value, key
+        assert cfg.flat()[key] == value, key
     small = {k: v for k, v in TINY.items() if k != "z_dim"}
     result = ganvas.train(preset=preset, outdir=str(tmp_path), kimg=0.032, progress=False,
                           **small)
     records = stats(result.run_dir)
     assert len(records) == 2 and all(math.isfinite(r["loss_D"]) for r in records)
     saved = json.loads((result.run_dir / "config.json").read_text())
-    assert saved["preset"] == preset and saved["resolution"] == 32
+    assert saved["preset"] == preset and saved["data"]["resolution"] == 32
 
 
 def test_spectral_norm_bounds_top_singular_value() -> None:
     cfg = resolve(dict(TINY, d_norm="spectral"))
-    _, D = get_family("dcgan").build(cfg, 32, 1)
+    _, D = get_family("dcgan").build(cfg.family, 32, 1)
     D.train()
     for _ in range(30):  # power iterations run on each forward in train mode
         D(torch.randn(4, 1, 32, 32))
@@ -55,11 +54,11 @@ def test_spectral_norm_bounds_top_singular_value() -> None:
 
 def test_weight_decay_touches_conv_weights_not_normalisation() -> None:
     cfg = resolve(dict(TINY, optimizer="sgd", betas=(0.0, 0.999), weight_decay=0.5))
-    G, _ = get_family("dcgan").build(cfg, 32, 1)
-    opt = make_optimizer(cfg, G, lr=0.1)
+    G, _ = get_family("dcgan").build(cfg.family, 32, 1)
+    opt = make_optimizer(cfg.optim, G, lr=0.1)
     before = {n: p.detach().clone() for n, p in G.named_parameters()}
     opt.zero_grad()
-    (0.0 * G(torch.randn(2, cfg.z_dim)).sum()).backward()  # zero adversarial gradient
+    (0.0 * G(torch.randn(2, cfg.family.z_dim)).sum()).backward()  # zero adversarial gradient
     opt.step()
     for name, p in G.named_parameters():
         is_norm = isinstance(G.get_submodule(name.rsplit(".", 1)[0]), nn.BatchNorm2d)
@@ -69,8 +68,8 @@ def test_weight_decay_touches_conv_weights_not_normalisation() -> None:
 
 def test_instance_noise_is_annealed_in_what_d_sees() -> None:
     cfg = resolve(dict(TINY, instance_noise=0.4))
-    G, D = get_family("dcgan").build(cfg, 32, 1)
-    objective = AdversarialObjective(cfg, G, D, torch.Generator().manual_seed(0))
+    G, D = get_family("dcgan").build(cfg.family, 32, 1)
+    objective = objective_of(cfg, G, D, torch.Generator().manual_seed(0))
     x = torch.zeros(64, 1, 32, 32)
     assert objective.d_view(x, 0.0).std().item() == pytest.approx(0.4, rel=0.02)
     assert objective.d_view(x, 0.75).std().item() == pytest.approx(0.1, rel=0.02)
@@ -80,10 +79,10 @@ def test_instance_noise_is_annealed_in_what_d_sees() -> None:
 def test_penalties_and_tricks_appear_in_the_loss(tmp_path: Path) -> None:
     """DRAGAN, WGAN-GP and kernel L2 are added to D's objective with their weights."""
     cfg = resolve(dict(TINY, dragan=10.0, gp=5.0, kernel_l2=1e-3))
-    G, D = get_family("dcgan").build(cfg, 32, 1)
+    G, D = get_family("dcgan").build(cfg.family, 32, 1)
     G.eval(), D.eval()
     reals = torch.rand(4, 1, 32, 32) * 2 - 1
-    total, parts = AdversarialObjective(cfg, G, D, torch.Generator().manual_seed(1)) \
+    total, parts = objective_of(cfg, G, D, torch.Generator().manual_seed(1)) \
         .discriminator_step(reals, 0.0)
     expected = (parts["loss_D"] + 10.0 * parts["penalty_dragan"] + 5.0 * parts["penalty_gp"]
                 + 1e-3 * losses.kernel_l2(D))
@@ -115,6 +114,6 @@ def test_watch_warns_once_when_discriminator_wins() -> None:
                                         ("sgd", torch.optim.SGD), ("adam", torch.optim.Adam)])
 def test_optimizer_choice(name: str, kind: type) -> None:
     cfg = resolve(dict(TINY, optimizer=name, lr_d=3e-4))
-    _, D = get_family("dcgan").build(cfg, 32, 1)
-    opt = make_optimizer(cfg, D, cfg.lr_d)
+    _, D = get_family("dcgan").build(cfg.family, 32, 1)
+    opt = make_optimizer(cfg.optim, D, cfg.optim.lr_d)
     assert isinstance(opt, kind) and opt.param_groups[0]["lr"] == 3e-4

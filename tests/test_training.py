@@ -11,12 +11,12 @@ import pytest
 import torch
 
 import ganvas
-from ganvas.config import resolve
+from ganvas.config import flatten, resolve
 from ganvas.models import get_family
-from ganvas.report.tensorboard import scalar_tag
-from ganvas.sampling import generate, generate_images, load_generator
-from ganvas.training.objective import AdversarialObjective
-from tests.conftest import TINY, cli_args
+from ganvas.training.tensorboard import scalar_tag
+from ganvas.explore.generate import generate
+from ganvas.render import generate_images, load_generator
+from tests.conftest import TINY, cli_args, objective_of
 
 
 def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
@@ -27,12 +27,12 @@ def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
 def test_discriminator_and_generator_loss_by_hand() -> None:
     """Non-saturating BCE: D: -log s(D(x)) - log(1 - s(D(G(z)))); G: -log s(D(G(z)))."""
     cfg = resolve(dict(TINY))
-    G, D = get_family("dcgan").build(cfg, 32, 1)
+    G, D = get_family("dcgan").build(cfg.family, 32, 1)
     G.eval(), D.eval()  # fixed BatchNorm statistics make the hand computation exact
     reals = torch.rand(4, 1, 32, 32) * 2 - 1
     rng = torch.Generator().manual_seed(5)
-    loss_d, stats = AdversarialObjective(cfg, G, D, rng).discriminator_step(reals, 0.0)
-    z = torch.randn(4, cfg.z_dim, generator=torch.Generator().manual_seed(5))
+    loss_d, stats = objective_of(cfg, G, D, rng).discriminator_step(reals, 0.0)
+    z = torch.randn(4, cfg.family.z_dim, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         real = D(reals).double().numpy()
         fake = D(G(z)).double().numpy()
@@ -45,8 +45,8 @@ def test_discriminator_and_generator_loss_by_hand() -> None:
     assert stats["D_accuracy"].item() == pytest.approx(expected_acc)
 
     rng = torch.Generator().manual_seed(9)
-    loss_g, _ = AdversarialObjective(cfg, G, D, rng).generator_step(4, torch.device("cpu"), 0.0)
-    z = torch.randn(4, cfg.z_dim, generator=torch.Generator().manual_seed(9))
+    loss_g, _ = objective_of(cfg, G, D, rng).generator_step(4, torch.device("cpu"), 0.0)
+    z = torch.randn(4, cfg.family.z_dim, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
         fake = D(G(z)).double().numpy()
     assert loss_g.item() == pytest.approx(-np.log(sigmoid(fake)).mean(), rel=1e-5)
@@ -59,7 +59,7 @@ def test_run_folder_contents(tmp_path: Path) -> None:
     for name in ("config.json", "log.txt", "stats.jsonl", "reals.png", "fakes_000000.png",
                  "plots/losses.png", "plots/scores.png", "checkpoints/latest.pt"):
         assert (run / name).is_file(), name
-    config = json.loads((run / "config.json").read_text())
+    config = flatten(json.loads((run / "config.json").read_text()))
     assert config["batch"] == 16 and config["resolution"] == 32
     records = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3]

@@ -18,14 +18,16 @@ if TYPE_CHECKING:
 
 
 def train(data: str | None = None, **options: Any) -> Any:
-    """Train a GAN; see :func:`ganvas.training.session.train` for the options."""
+    """Train a GAN; see :func:`ganvas.training.session.train` for the options. The run ends
+    with its ``report.html`` (unless ``report=False``)."""
+    from ganvas.report.document import write_run_report
     from ganvas.training.session import train as _train
 
-    return _train(data, **options)
+    return _train(data, write_report=write_run_report, **options)
 
 
 def load_generator(path: Any, device: str = "cpu", ema: bool = True) -> "nn.Module":
     """Load a trained generator from a run folder or checkpoint."""
-    from ganvas.sampling import load_generator as _load
+    from ganvas.render import load_generator as _load
 
     return _load(path, device=device, ema=ema)

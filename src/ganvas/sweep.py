@@ -23,7 +23,8 @@ import click
 
 from ganvas import config as config_mod
 from ganvas.errors import GanvasError
-from ganvas.utils.cli import config_options, user_errors
+from ganvas.training.cli_options import config_options
+from ganvas.utils.cli import user_errors
 from ganvas.utils.io import write_json
 
 #: Options whose own value is a comma list: their --vary values are separated by "/".
@@ -60,7 +61,7 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[str]]:
         name = key.strip().lstrip("-").replace("-", "_")
         if not sep or not name or not values.strip():
             raise GanvasError(f"--vary: {item!r} is not KEY=V1,V2,... (e.g. lr_d=1e-4,2e-4)")
-        if name not in config_mod.FIELDS:
+        if name not in config_mod.OPTIONS:
             raise GanvasError(f"--vary: unknown option {key.strip()!r} (see ganvas train --help)")
         if name in SWEEP_OWNED:
             raise GanvasError(f"--vary: {name} cannot be varied (the sweep sets it)")
@@ -133,14 +134,14 @@ def open_sweep_folder(data: str | None, grid: dict[str, list[str]], name: str | 
     Returns the folder and the sweep's record. Reopening with a different grid or different
     options is refused: the finished runs there would no longer belong to the sweep.
     """
-    unknown = sorted(set(options) - set(config_mod.FIELDS))
+    unknown = sorted(set(options) - set(config_mod.OPTIONS))
     if unknown:
         raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
     name = name or "-".join(grid)
     if not re.fullmatch(r"[A-Za-z0-9._=+-]+", name):
         raise GanvasError(f"--name: {name!r} may hold only letters, digits and . _ = + -")
     check_plan(data, grid, options, preset, config_file)
-    folder = Path(options.get("outdir", config_mod.TrainConfig.outdir)) / f"sweep-{name}"
+    folder = Path(options.get("outdir", config_mod.RunOptions.outdir)) / f"sweep-{name}"
     fixed = {k: v for k, v in options.items() if k not in ("outdir", "device")}
     record = {"name": name, "data": data, "grid": grid, "preset": preset,
               "config_file": config_file, "options": fixed}
@@ -207,6 +208,7 @@ def train_one_by_one(jobs: Sequence[Job], folder: Path, data: str | None,
                      options: dict[str, Any], preset: str | None, config_file: str | None,
                      progress: bool) -> tuple[list[Path], str]:
     """Train ``jobs`` in this process; stop at a Ctrl-C. Returns (run folders, how it ended)."""
+    from ganvas.report.document import write_run_report
     from ganvas.training.session import train
 
     trained = []
@@ -214,9 +216,11 @@ def train_one_by_one(jobs: Sequence[Job], folder: Path, data: str | None,
         click.echo(f"{job.head}: training", err=True)
         if job.resume_dir is not None:
             outcome = train(resume=job.resume_dir, progress=progress,
+                            write_report=write_run_report,
                             **({"device": options["device"]} if "device" in options else {}))
         else:
             outcome = train(data, preset=preset, config_file=config_file, progress=progress,
+                            write_report=write_run_report,
                             **{**options, **job.settings, "outdir": str(folder),
                                "desc": job.desc})
         trained.append(outcome.run_dir)

@@ -1,4 +1,5 @@
-"""Options of ``ganvas prepare``, declared once and checked once.
+"""Options of ``ganvas prepare`` and the ``data`` group of ``ganvas train``, declared once and
+checked once.
 
 Kept apart from ``prepare.py`` so that worker processes can import them without pulling in torch
 (the preview grid needs it, the per-image work does not).
@@ -14,6 +15,7 @@ from typing import Any
 from PIL import ImageColor
 
 from ganvas.errors import GanvasError
+from ganvas.utils.options import opt
 
 CROPS = ("center", "pad", "face", "none")
 FILTERS = ("lanczos", "bicubic", "box")
@@ -104,3 +106,26 @@ class PrepareOptions:
         fields = dataclasses.asdict(self)
         fields.pop("workers")
         return fields
+
+
+RESOLUTIONS = (16, 32, 64, 128, 256, 512, 1024)
+
+
+def _channels(v: Any) -> str | None:
+    return None if v in (None, 1, 3) else "must be 1 or 3"
+
+
+@dataclass
+class DataOptions:
+    """The ``data`` group of a training config: which images, at what size."""
+
+    data: str = opt("mnist", "Training images: 'mnist' (built in), a folder, a zip/tar, or a "
+                    "dataset packed by 'ganvas prepare'. On --resume: where the run's images "
+                    "are now (they must be the same images).", section="data", resume_ok=True)
+    resolution: int | None = opt(None, "Image size in pixels (default: the data's, 32 for "
+                                 "mnist, 64 for a folder).", choices=RESOLUTIONS, section="data")
+    channels: int | None = opt(None, "1 (grey) or 3 (RGB); default: what the data is.",
+                               check=_channels, section="data")
+    mirror: bool | None = opt(None, "Also show D x-flipped real images (default: on for "
+                              "your pictures, off for the built-in digits, which are not "
+                              "symmetric).", section="data")

@@ -16,7 +16,7 @@ import torch
 
 from ganvas.explore.expression import LatentFile, Mean, Node, Scaled, Seed, Sum, parse
 from ganvas.explore.figure import Panel, draw_figure
-from ganvas.explore.latents import LatentSpace
+from ganvas.render import LatentSpace
 from ganvas.utils.io import writable_folder
 from ganvas.utils.io import save_image
 

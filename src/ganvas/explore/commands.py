@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 import click
 
-from ganvas.explore.latents import DEFAULT_BATCH, NOISE_MODES
 from ganvas.explore.media import IMAGE_FORMATS, VIDEO_FORMATS
-from ganvas.training.fastpath import PRECISIONS
+from ganvas.render import DEFAULT_BATCH, NOISE_MODES, PRECISIONS
 from ganvas.utils.cli import user_errors
+from ganvas.utils.device import pick_device
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -45,8 +45,7 @@ def generator_options(func: Callable) -> Callable:
 
 
 def _load(run: str, ema: bool, device: str) -> Any:
-    from ganvas.sampling import load_generator
-    from ganvas.training.loop import pick_device
+    from ganvas.render import load_generator
 
     return load_generator(run, device=pick_device(device), ema=ema)
 
@@ -80,8 +79,8 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
                      latents: str | None,
                      style_mix: tuple[str, str] | None, mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
-    from ganvas.sampling import generate, parse_seeds
-    from ganvas.training.loop import pick_device
+    from ganvas.explore.generate import generate
+    from ganvas.render import parse_seeds
 
     seed_list = parse_seeds(seeds) if seeds is not None else None
     if outdir is None:
@@ -122,7 +121,7 @@ def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
     """A video walking through RUN's latent space from seed to seed."""
     from ganvas.explore.interpolate import interpolate
     from ganvas.explore.media import parse_grid, video_format
-    from ganvas.sampling import parse_seeds
+    from ganvas.render import parse_seeds
 
     seed_list, shape = parse_seeds(seeds), parse_grid(grid)
     video_format(out)
@@ -182,8 +181,7 @@ def project_command(run: str, photo: str, outdir: str, steps: int, lr: float, se
                     noise_mode: str | None, device: str, precision: str) -> None:
     """Find the latent of RUN's generator whose image best matches PHOTO."""
     from ganvas.explore.project import project
-    from ganvas.sampling import load_discriminator
-    from ganvas.training.loop import pick_device
+    from ganvas.render import load_discriminator
 
     G = _load(run, ema, device)
     D = load_discriminator(run, pick_device(device)) if feature_weight > 0 else None

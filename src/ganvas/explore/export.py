@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ganvas.errors import GanvasError
-from ganvas.explore.latents import LatentSpace
+from ganvas.render import LatentSpace
 from ganvas.utils.io import atomic_path
 
 EXPORT_FORMATS = ("torchscript", "onnx")

@@ -1,7 +1,7 @@
 """Interpolation videos: a walk through latent space from seed to seed.
 
 Between consecutive key seeds the walk takes ``frames`` steps (slerp in z, lerp in w; see
-:class:`~ganvas.explore.latents.LatentSpace`), so every segment lasts as long whatever the
+:class:`~ganvas.render.LatentSpace`), so every segment lasts as long whatever the
 distance. A grid of walks shows several at once: the walk in cell k (row-major, from 0) visits
 each key seed plus k, so ``--seeds 1,5,9 --grid 2x1`` walks 1→5→9 and 2→6→10 side by side.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ganvas.errors import GanvasError
-from ganvas.explore.latents import LatentSpace
+from ganvas.render import LatentSpace
 from ganvas.explore.media import video_format, write_video
 from ganvas.utils.grid import make_grid
 

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ganvas.errors import GanvasError
-from ganvas.explore.latents import LatentSpace
+from ganvas.render import LatentSpace
 from ganvas.explore.media import write_video
 from ganvas.utils.io import writable_folder
 from ganvas.utils.grid import make_grid, to_uint8

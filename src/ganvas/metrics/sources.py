@@ -31,6 +31,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ganvas.errors import GanvasError
 from ganvas.metrics.inception import FEATURE_DIM
+from ganvas.render import DEFAULT_BATCH, LatentSpace, load_generator, seed_latent
+from ganvas.utils.grid import to_uint8
 
 BUILTIN_SETS = {"mnist": "train", "mnist-test": "test"}
 
@@ -149,7 +151,7 @@ class FileSide(ImageSide):
 
 
 class GeneratorSide(ImageSide):
-    """Samples of a generator, sample i from seed i (latents as ``ganvas.sampling.seed_latent``)."""
+    """Samples of a generator, sample i from seed i (latents as ``ganvas.render.seed_latent``)."""
 
     def __init__(self, G: Callable[[torch.Tensor], torch.Tensor], description: str) -> None:
         super().__init__()
@@ -159,14 +161,12 @@ class GeneratorSide(ImageSide):
         self.G, self.z_dim, self.description = G, z_dim, description
 
     def batches(self, n: int, batch_size: int) -> Iterator[np.ndarray]:
-        from ganvas.explore.latents import DEFAULT_BATCH as RENDER_BLOCK  # as every command
-
         was_training = getattr(self.G, "training", False)
         if isinstance(self.G, torch.nn.Module):
             self.G.eval()  # BatchNorm/dropout in train mode would make samples depend on the batch
         try:
-            for start in range(0, n, RENDER_BLOCK):
-                images = self._render(range(start, min(start + RENDER_BLOCK, n)))
+            for start in range(0, n, DEFAULT_BATCH):
+                images = self._render(range(start, min(start + DEFAULT_BATCH, n)))
                 for first in range(0, len(images), batch_size):
                     yield images[first:first + batch_size]
         finally:
@@ -176,9 +176,6 @@ class GeneratorSide(ImageSide):
     def _render(self, seeds: range) -> np.ndarray:
         """uint8 images of ``seeds``: a module renders as ``ganvas generate`` does (fp32, padded
         batches, so each seed gives the same pixels there); a plain callable gets the z's."""
-        from ganvas.explore.latents import LatentSpace, seed_latent
-        from ganvas.utils.grid import to_uint8
-
         if isinstance(self.G, torch.nn.Module) and any(True for _ in self.G.parameters()):
             space = LatentSpace(self.G)
             out = torch.from_numpy(space.render(space.from_seeds(seeds)))
@@ -236,8 +233,6 @@ def load_stats(path: Path) -> StatsSide:
 
 
 def _generator_from_path(path: Path, device: str | torch.device) -> GeneratorSide:
-    from ganvas.sampling import load_generator
-
     return GeneratorSide(load_generator(path, device=device), f"generator {path}")
 
 

@@ -22,7 +22,7 @@ def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
     RUN@KIMG shows the run as it stood at its snapshot of that kimg.
     """
     from ganvas.report.document import write_report
-    from ganvas.training.checkpoint import split_snapshot
+    from ganvas.runs.checkpoint import split_snapshot
 
     if out is None:
         run_dir, kimg = split_snapshot(runs[0])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ganvas.config import flatten
 from ganvas.report.charts import line_chart, series_of
 from ganvas.report.html import Html, data_uri, duration, esc, fmt, img, section, table, tag
 from ganvas.report.run_data import RunData
@@ -32,7 +33,9 @@ def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def differing_settings(runs: Sequence[RunData]) -> list[str]:
     """Config keys whose values are not the same in every run, in first-seen order."""
-    configs = [flat_config(run.config) for run in runs]
+    configs = [{**flatten(run.config), **flat_config({k: v for k, v in run.config.items()
+                                                       if k in ("preset", "dataset")})}
+               for run in runs]
     keys = list(dict.fromkeys(k for c in configs for k in c))
     return [k for k in keys if k not in NOT_SETTINGS
             and len({repr(c.get(k)) for c in configs}) > 1]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ganvas.config import FIELDS
+from ganvas.config import flatten, group_of
 from ganvas.report.charts import line_chart, series_of
 from ganvas.report.compare import chart_grid, comparison_section, flat_config
 from ganvas.report.html import (Html, duration, fmt, image_uri, img, page, table, tag,
@@ -25,8 +25,8 @@ SAMPLE_SIDE = 1024        # pixels of the final samples and the reals
 #: Metric table columns (header, metrics.jsonl key); columns no record has are left out.
 METRIC_COLUMNS = (("kimg", "kimg"), ("step", "step"), ("FID", "fid"), ("KID", "kid_mean"),
                   ("precision", "precision"), ("recall", "recall"), ("seconds", "seconds"))
-GROUP_TITLES = {"optim": "optimisation", "loss": "loss and regularisation",
-                "metrics": "metrics while training"}
+GROUP_TITLES = {"optim": "optimisation", "objective": "objective (loss, penalties, "
+                "augmentation, EMA)", "run": "run (budget, output, devices, metrics)"}
 UNIT_RANGE = (-0.02, 1.02)
 #: (title, y label, record source, keys or key prefix, y range, reference line)
 RUN_CHARTS: tuple[tuple[str, str, str, tuple[str, ...], Any, Any], ...] = (
@@ -139,16 +139,21 @@ def metrics_part(run: RunData) -> Html:
 
 
 def config_part(run: RunData) -> Html:
-    """The resolved options, grouped as ``ganvas train --help`` groups them."""
+    """The resolved options in the groups the run used (data, run, optim, objective, its
+    family), then what config.json notes about the dataset."""
     if not run.config:
         return Html(tag("h3", "Configuration") + tag("p", "config.json is missing.",
                                                      cls="missing"))
     groups: dict[str, list[list[str]]] = {}
-    for key, value in flat_config(run.config).items():
-        field = FIELDS.get(key)
-        group = field.metadata["group"] if field is not None else key.split(".")[0] \
-            if "." in key else "other"
-        groups.setdefault(GROUP_TITLES.get(group, group), []).append([key, fmt(value, 6)])
+    options = flatten(run.config)
+    model = str(options.get("model", "dcgan"))
+    for key, value in options.items():
+        group = group_of(key, model)
+        if group is not None:
+            groups.setdefault(GROUP_TITLES.get(group, group), []).append([key, fmt(value, 6)])
+    notes = {k: v for k, v in run.config.items() if k in ("preset", "dataset")}
+    for key, value in flat_config(notes).items():
+        groups.setdefault(key.split(".")[0], []).append([key, fmt(value, 6)])
     tables = [tag("div", tag("h3", group), table(["option", "value"], rows))
               for group, rows in groups.items()]
     return Html(tag("h3", "Configuration") + tag("div", *tables, cls="config"))

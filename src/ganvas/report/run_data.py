@@ -13,9 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ganvas.config import flatten
 from ganvas.errors import GanvasError
-from ganvas.training.checkpoint import find_checkpoint, split_snapshot
-from ganvas.training.stats import read_jsonl
+from ganvas.runs.checkpoint import find_checkpoint, split_snapshot
+from ganvas.runs.records import read_jsonl
 
 FAKES_NAME = re.compile(r"^fakes_(\d+)\.png$")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(.*)$")
@@ -109,7 +110,11 @@ class RunData:
         return reasons[-1] if reasons else None
 
     def setting(self, key: str) -> Any:
-        """A config value; ``dataset.name`` style keys reach into nested objects."""
+        """A config value: an option by its flat name (``resolution``, ``lr_d``) in any run's
+        config.json, or a ``dataset.name`` style path into the nested objects."""
+        options = flatten(self.config)
+        if key in options:
+            return options[key]
         value: Any = self.config
         for part in key.split("."):
             if not isinstance(value, dict):

@@ -19,35 +19,7 @@ from typing import Any, Callable, ContextManager
 import torch
 from torch import nn
 
-from ganvas.errors import GanvasError
-
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slow."""
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool((probe and probe()) or (amx and amx()))
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on CUDA with bf16 and on bf16 CPUs, fp16 on older GPUs, else fp32."""
-    if name not in PRECISIONS:
-        raise GanvasError(f"--precision: {name!r} is not one of {', '.join(PRECISIONS)}")
-    if device.type == "cuda":
-        bf16 = torch.cuda.is_bf16_supported()
-        if name == "auto":
-            return "bf16" if bf16 else "fp16"
-        if name == "bf16" and not bf16:
-            raise GanvasError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no "
-                              "bf16; use fp16 or auto")
-        return name
-    if name == "auto":
-        return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
-    return name
-
+from ganvas.render.precision import autocast_dtype, resolve_precision
 
 @dataclass
 class FastPath:
@@ -64,7 +36,7 @@ class FastPath:
 
     @property
     def dtype(self) -> torch.dtype | None:
-        return _DTYPES.get(self.precision)
+        return autocast_dtype(self.precision)
 
     def autocast(self) -> ContextManager[Any]:
         """The context the networks' forward passes run in."""
@@ -109,10 +81,3 @@ def channels_last(module: nn.Module) -> nn.Module:
 def batch_layout(images: torch.Tensor) -> torch.Tensor:
     """A batch in the models' memory format (a no-op when it already is)."""
     return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
-
-
-def maybe_compile(module: nn.Module, enabled: bool) -> Callable[..., Any]:
-    """``torch.compile`` with static shapes (dynamic shapes fail on CPU in torch 2.13)."""
-    if not enabled:
-        return module
-    return torch.compile(module, dynamic=False)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -26,7 +26,9 @@ from ganvas.data import ImageSet, fingerprint
 from ganvas.data.loader import BatchLoader
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
-from ganvas.training import checkpoint as ckpt
+from ganvas.render import fixed_noise_images
+from ganvas.runs import checkpoint as ckpt
+from ganvas.runs.records import append_jsonl, read_jsonl
 from ganvas.training import distributed as dist
 from ganvas.training.ema import has_batchnorm, make_ema, refresh_batchnorm, update_ema
 from ganvas.training.fastpath import FastPath, channels_last, set_threads
@@ -35,10 +37,12 @@ from ganvas.training.optim import make_optimizer, set_learning_rates
 from ganvas.training.plots import training_plots
 from ganvas.training.run_dir import RunLog
 from ganvas.training.state import Progress, TrainingState
+from ganvas.training.stats import StatsAccumulator
+from ganvas.training.tensorboard import TensorBoardLogger
 from ganvas.training.transfer import load_initial_weights
-from ganvas.training.stats import StatsAccumulator, append_jsonl, read_jsonl
 from ganvas.training.watch import DivergenceWatch
-from ganvas.utils.grid import make_grid, to_uint8
+from ganvas.utils.device import pick_device
+from ganvas.utils.grid import make_grid
 from ganvas.utils.io import remove_stale_temporaries, save_image
 
 DEFAULT_EPOCHS = 25
@@ -67,27 +71,12 @@ class Throughput:
         return value
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; a missing CUDA device is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GanvasError(f"--device: {name!r} is not a device (cpu, cuda, cuda:N, auto)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanvasError(f"--device: {name} asked for, but CUDA is not available here")
-    if device.type == "cpu":
-        device = torch.device("cpu")  # 'cpu:0' is the same device; generators want plain 'cpu'
-    return device
-
-
 def total_images(cfg: TrainConfig, dataset_size: int) -> int | None:
     """The image budget from --kimg / --epochs (25 epochs when no budget is given at all)."""
-    limits = []
-    if cfg.kimg is not None:
-        limits.append(int(round(cfg.kimg * 1000)))
-    epochs = cfg.epochs if (cfg.epochs or cfg.kimg or cfg.minutes) else DEFAULT_EPOCHS
+    run, limits = cfg.run, []
+    if run.kimg is not None:
+        limits.append(int(round(run.kimg * 1000)))
+    epochs = run.epochs if (run.epochs or run.kimg or run.minutes) else DEFAULT_EPOCHS
     if epochs is not None:
         limits.append(int(round(epochs * dataset_size)))
     return min(limits) if limits else None
@@ -137,11 +126,16 @@ def all_finite(*modules: nn.Module | None) -> bool:
 
 def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                   resume: dict[str, Any] | None = None, show_progress: bool = True,
-                  shard: dist.Shard = dist.Shard()) -> TrainResult:
-    """Train ``cfg`` on ``data``, writing everything into ``run_dir`` (from rank 0 only)."""
-    device = dist.training_device(cfg.device, shard, pick_device)
-    fast = FastPath.create(cfg.precision, device)
-    threads = set_threads(cfg.threads)
+                  shard: dist.Shard = dist.Shard(),
+                  write_report: Callable[[Path], Any] | None = None) -> TrainResult:
+    """Train ``cfg`` on ``data``, writing everything into ``run_dir`` (from rank 0 only).
+
+    ``write_report`` draws ``report.html`` when the run ends (with ``--report``); the report
+    lives in a layer above training, so the caller hands it in.
+    """
+    device = dist.training_device(cfg.run.device, shard, pick_device)
+    fast = FastPath.create(cfg.run.precision, device)
+    threads = set_threads(cfg.run.threads)
     main = shard.is_main
     log = RunLog(run_dir / "log.txt" if main else None)
     if main:
@@ -151,33 +145,35 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                 log.write(f"removed {path.name}, left by an interrupted write")
 
     # Networks, optimizers and the random streams that drive the loop.
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.run.seed)
     family = get_family(cfg.model)
     layout = channels_last if family.channels_last else (lambda net: net)
     G, D = (layout(net.to(device).train())
-            for net in family.build(cfg, data.resolution, data.channels))
-    if cfg.sync_bn:
+            for net in family.build(cfg.family, data.resolution, data.channels))
+    if cfg.run.sync_bn:
         G, D = (dist.convert_sync_batchnorm(net, shard, device) for net in (G, D))
-    initial_ema = load_initial_weights(cfg.init_from, cfg, data.resolution, G, D) \
-        if cfg.init_from and resume is None else None
+    initial_ema = load_initial_weights(cfg.run.init_from, cfg, data.resolution, G, D) \
+        if cfg.run.init_from and resume is None else None
     dist.broadcast_modules([G, D], shard)
-    frozen = family.frozen_parameters(D, cfg.freeze_d) if cfg.freeze_d else []
-    G_ema = make_ema(G) if cfg.ema_kimg else None
+    frozen = family.frozen_parameters(D, cfg.optim.freeze_d) if cfg.optim.freeze_d else []
+    G_ema = make_ema(G) if cfg.objective.ema_kimg else None
     if G_ema is not None and initial_ema is not None:
         G_ema.load_state_dict(initial_ema)
-    rng, z_rng = dist.random_streams(cfg.seed, shard, device)
-    objective = family.objective(cfg, G, D, rng, z_rng=z_rng, compile=cfg.compile,
-                                 shard=(shard.rank, shard.world), autocast=fast.autocast, penalty_autocast=fast.penalty_autocast,
-                                 device=device)
-    opt_G = make_optimizer(cfg, G, cfg.lr_g, cfg.betas, objective.g_reg_interval,
+    rng, z_rng = dist.random_streams(cfg.run.seed, shard, device)
+    objective = family.objective(cfg.family, cfg.objective, G, D, rng, batch=cfg.optim.batch,
+                                 z_rng=z_rng, compile=cfg.run.compile,
+                                 shard=(shard.rank, shard.world), autocast=fast.autocast,
+                                 penalty_autocast=fast.penalty_autocast, device=device)
+    opt_G = make_optimizer(cfg.optim, G, cfg.optim.lr_g, objective.g_reg_interval,
                            **fast.optimizer_kwargs())
-    opt_D = make_optimizer(cfg, D, cfg.lr_d, cfg.betas, objective.d_reg_interval,
+    opt_D = make_optimizer(cfg.optim, D, cfg.optim.lr_d, objective.d_reg_interval,
                            exclude=frozen, **fast.optimizer_kwargs())
     scaler_G, scaler_D = fast.make_scaler(), fast.make_scaler()
-    local_batch = dist.split_batch(cfg.batch, shard)
-    loader = BatchLoader(data.images, cfg.batch, cfg.seed, device, cfg.mirror,
+    local_batch = dist.split_batch(cfg.optim.batch, shard)
+    loader = BatchLoader(data.images, cfg.optim.batch, cfg.run.seed, device, cfg.data.mirror,
                          shard=(shard.rank, shard.world), channels_last=family.channels_last)
-    fixed_z = torch.randn(cfg.grid, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed))
+    fixed_z = torch.randn(cfg.run.grid, cfg.family.z_dim,
+                          generator=torch.Generator().manual_seed(cfg.run.seed))
     fixed_z = fixed_z.to(device)
     stats = StatsAccumulator()
     progress = Progress()
@@ -185,10 +181,10 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     state = TrainingState(G, D, G_ema, opt_G, opt_D, rng, z_rng, loader, stats,
                           DivergenceWatch(), objective, progress, scalers)
     metrics = TrainingMetrics(cfg, data, run_dir, str(device))
-    board = tensorboard_logger(run_dir) if cfg.tensorboard and main else None
+    board = TensorBoardLogger(run_dir) if cfg.run.tensorboard and main else None
     # The schedule's base rates, read before a resumed optimizer state brings decayed ones.
     base_lrs = [group["lr"] for opt in (opt_G, opt_D) for group in opt.param_groups[:1]]
-    snapshot_nimg = int(cfg.snapshot_kimg * 1000)
+    snapshot_nimg = int(cfg.run.snapshot_kimg * 1000)
     data_id = fingerprint(data)
 
     if resume is not None:
@@ -203,14 +199,14 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
         if note:
             log.write(f"warning: {note}")
     elif main:
-        save_image(run_dir / "reals.png", make_grid(reals_for_grid(data, cfg.grid)))
+        save_image(run_dir / "reals.png", make_grid(reals_for_grid(data, cfg.run.grid)))
         write_fakes(run_dir, sampler(cfg, G, G_ema, 0), fixed_z, 0)
         log.write(f"training {cfg.model} at {data.resolution} px on {data.name} "
                   f"({len(data):,} images) on {device}, {fast.precision}, {threads} threads"
                   + (f", {shard.world} processes" if shard.active else ""))
 
     total_nimg = total_images(cfg, len(data))
-    deadline = cfg.minutes * 60 if cfg.minutes else math.inf
+    deadline = cfg.run.minutes * 60 if cfg.run.minutes else math.inf
     records = read_jsonl(run_dir / "stats.jsonl") if main else []
     rate = Throughput(progress)
     last_stats: dict[str, float] = {}
@@ -242,7 +238,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                    **state.state_dict(rng_states), "fixed_z": fixed_z.cpu(),
                    "metrics": metrics.state_dict()}
         ckpt.save_checkpoint([run_dir / "checkpoints" / f"{name}.pt" for name in names], content)
-        ckpt.prune_snapshots(run_dir / "checkpoints", cfg.keep)
+        ckpt.prune_snapshots(run_dir / "checkpoints", cfg.run.keep)
 
     bar = tqdm(total=total_nimg, initial=progress.nimg, unit="img", unit_scale=True,
                disable=not (show_progress and main), dynamic_ncols=True, desc=run_dir.name)
@@ -255,14 +251,14 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     with InterruptFlag() as interrupt:
         while not progress.finished:
             frac = fraction_done()
-            set_learning_rates([opt_G, opt_D], base_lrs, cfg.lr_decay, frac)
+            set_learning_rates([opt_G, opt_D], base_lrs, cfg.optim.lr_decay, frac)
 
             # Discriminator: d_steps batches of reals against fresh fakes, lazy regulariser.
             G.requires_grad_(False)
             D.requires_grad_(True)
             for p in frozen:
                 p.requires_grad_(False)
-            for _ in range(cfg.d_steps):
+            for _ in range(cfg.optim.d_steps):
                 reals = loader.next(rng)
                 loss_D, d_stats = objective.discriminator_step(reals, frac)
                 optimizer_step(opt_D, D, loss_D, scaler_D, shard)
@@ -274,7 +270,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                     stats.add(reg_stats)
                 stats.add(objective.after_discriminator_step(progress.d_step, shard))
                 progress.d_step += 1
-                progress.nimg += cfg.batch
+                progress.nimg += cfg.optim.batch
 
             # Generator: one step against the updated D, lazy regulariser.
             G.requires_grad_(True)
@@ -289,14 +285,14 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                 stats.add(reg_stats)
             progress.step += 1
             if G_ema is not None:
-                update_ema(G_ema, G, cfg.batch, progress.step * cfg.batch, cfg.ema_kimg,
-                           cfg.ema_rampup)
+                update_ema(G_ema, G, cfg.optim.batch, progress.step * cfg.optim.batch,
+                           cfg.objective.ema_kimg, cfg.objective.ema_rampup)
 
             now = time.perf_counter()
             progress.train_seconds += now - clock
             clock = now
-            bar.update(cfg.batch * cfg.d_steps)
-            log_due = progress.step % cfg.log_every == 0
+            bar.update(cfg.optim.batch * cfg.optim.d_steps)
+            log_due = progress.step % cfg.run.log_every == 0
             wants_stop = interrupt.requested or progress.train_seconds >= deadline
             if shard.active:  # ranks vote at log steps, so none waits on the others per step
                 wants_stop = dist.agree(wants_stop, shard, device) if log_due else False
@@ -365,10 +361,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     log.close()
     if board is not None:
         board.close()
-    if main and cfg.report:
-        from ganvas.report.document import write_run_report
-
-        write_run_report(run_dir)
+    if main and cfg.run.report and write_report is not None:
+        write_report(run_dir)
     return TrainResult(run_dir, progress, stopped, last_stats)
 
 
@@ -385,18 +379,12 @@ def check_same_data(resume: dict[str, Any], data_id: str, run_dir: Path, log: Ru
                           "different set now); give the original data as DATA")
 
 
-def tensorboard_logger(run_dir: Path) -> Any:
-    from ganvas.report.tensorboard import TensorBoardLogger
-
-    return TensorBoardLogger(run_dir)
-
-
 def sampler(cfg: TrainConfig, G: nn.Module, G_ema: nn.Module | None, nimg: int) -> nn.Module:
     """The generator that samples and is measured: G_ema, with its own BatchNorm statistics."""
     if G_ema is None:
         return G
     if has_batchnorm(G_ema):
-        refresh_batchnorm(G_ema, cfg.batch, seed=cfg.seed * 7919 + nimg)
+        refresh_batchnorm(G_ema, cfg.optim.batch, seed=cfg.run.seed * 7919 + nimg)
     return G_ema
 
 
@@ -415,10 +403,6 @@ def reals_for_grid(data: ImageSet, n: int) -> Any:
 @torch.no_grad()
 def write_fakes(run_dir: Path, G: nn.Module, fixed_z: torch.Tensor, nimg: int) -> Any:
     """``fakes_<kimg>.png`` from the fixed noise, with G in eval mode; returns the grid."""
-    was_training = G.training
-    G.eval()
-    images = to_uint8(G(fixed_z))
-    G.train(was_training)
-    grid = make_grid(images)
+    grid = make_grid(fixed_noise_images(G, fixed_z))
     save_image(run_dir / f"fakes_{nimg // 1000:06d}.png", grid)
     return grid

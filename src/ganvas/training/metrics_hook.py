@@ -22,7 +22,7 @@ from ganvas.data import ImageSet
 from ganvas.errors import GanvasError
 from ganvas.metrics.sources import ArraySide
 from ganvas.training.plots import line_plot
-from ganvas.training.stats import append_jsonl, read_jsonl
+from ganvas.runs.records import append_jsonl, read_jsonl
 
 METRICS = ("fid", "kid", "pr")
 REFERENCE_SEED = 0  # which training images form the real side of in-training metrics
@@ -42,9 +42,9 @@ class TrainingMetrics:
     """Decides when to evaluate, evaluates, records, and tracks the best FID."""
 
     def __init__(self, cfg: TrainConfig, data: ImageSet, run_dir: Path, device: str) -> None:
-        self.names = parse_metrics(cfg.metrics)
-        self.every_nimg = int(cfg.metric_every * 1000)
-        self.n = cfg.metric_n
+        self.names = parse_metrics(cfg.run.metrics)
+        self.every_nimg = int(cfg.run.metric_every * 1000)
+        self.n = cfg.run.metric_n
         self.data, self.run_dir, self.device = data, run_dir, device
         self.records = read_jsonl(run_dir / "metrics.jsonl")
         self.best_fid = min((r["fid"] for r in self.records if r.get("fid") is not None),

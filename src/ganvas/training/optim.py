@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganvas.config import TrainConfig
+from ganvas.config import OptimOptions
 
 
 def param_groups(net: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -39,23 +39,22 @@ def lazy_correction(lr: float, betas: tuple[float, float],
     return lr * c, (betas[0] ** c, betas[1] ** c)
 
 
-def make_optimizer(cfg: TrainConfig, net: nn.Module, lr: float,
-                   betas: tuple[float, float] | None = None, reg_interval: int | None = None,
-                   exclude: list[nn.Parameter] | None = None,
+def make_optimizer(options: OptimOptions, net: nn.Module, lr: float,
+                   reg_interval: int | None = None, exclude: list[nn.Parameter] | None = None,
                    **impl: bool) -> torch.optim.Optimizer:
     """The configured optimizer for ``net``; ``--weight-decay`` is classic (coupled) L2 decay.
 
     ``exclude`` are frozen parameters (Freeze-D); ``impl`` picks the update implementation
     (``foreach=True`` or ``fused=True``).
     """
-    lr, betas = lazy_correction(lr, tuple(float(b) for b in betas or cfg.betas), reg_interval)
+    lr, betas = lazy_correction(lr, tuple(float(b) for b in options.betas), reg_interval)
     skip = {id(p) for p in exclude or []}
     groups = [{**g, "params": [p for p in g["params"] if id(p) not in skip]}
-              for g in param_groups(net, cfg.weight_decay)]
-    if cfg.optimizer == "adam":
+              for g in param_groups(net, options.weight_decay)]
+    if options.optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=betas, **impl)
     impl.pop("fused", None)  # only Adam(W) have fused kernels on every device
-    if cfg.optimizer == "rmsprop":
+    if options.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=lr, **impl)
     return torch.optim.SGD(groups, lr=lr, momentum=betas[0], **impl)
 

@@ -2,73 +2,79 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ganvas import config as config_mod
 from ganvas.config import TrainConfig
 from ganvas.data import dataset_name, default_resolution, open_training_data
 from ganvas.errors import GanvasError
-from ganvas.training import checkpoint as ckpt
+from ganvas.runs import checkpoint as ckpt
 from ganvas.training import distributed as dist
-from ganvas.training.loop import TrainResult, pick_device, training_loop
+from ganvas.training.loop import TrainResult, training_loop
+from ganvas.utils.device import pick_device
 from ganvas.training.run_dir import next_run_dir
-from ganvas.training.stats import truncate_jsonl
+from ganvas.runs.records import truncate_jsonl
 from ganvas.utils.io import write_json
 
 
 def resolve_config(overrides: dict[str, Any] | None = None, preset: str | None = None,
                    config_file: str | None = None) -> TrainConfig:
     """The full config with data-dependent defaults (resolution) filled in."""
-    cfg = config_mod.resolve(overrides, preset=preset, config_file=config_file)
-    if cfg.init_from:
-        cfg = inherit_architecture(cfg)
-    if cfg.resolution is None:
-        cfg = dataclasses.replace(cfg, resolution=default_resolution(cfg.data))
+    given = config_mod.given_values(overrides, preset=preset, config_file=config_file)
+    config_mod.refuse_replaced(given)
+    cfg = config_mod.validate(config_mod.with_model_defaults(config_mod.build(given)))
+    if cfg.run.init_from:
+        cfg = inherit_architecture(cfg, given)
+    if cfg.data.resolution is None:
+        cfg = config_mod.replace(cfg, resolution=default_resolution(cfg.data.data))
     return config_mod.validate(config_mod.with_model_defaults(cfg))
 
 
-ARCHITECTURE = ("resolution", "z_dim", "w_dim", "channel_base", "channel_max", "map_layers",
-                "conv_clamp")
+#: What ``--init-from`` takes from its checkpoint unless given: the sizes that shape the weights.
+ARCHITECTURE = ("resolution", "cfg", "z_dim", "w_dim", "channel_base", "channel_max",
+                "map_layers", "d_architecture", "conv_clamp")
 
 
-def inherit_architecture(cfg: TrainConfig) -> TrainConfig:
-    """``--init-from``: unset architecture options (and the model) come from that checkpoint."""
-    state = ckpt.load_checkpoint(ckpt.find_checkpoint(cfg.init_from))
-    source = config_mod.from_dict(state["config"])
-    values = {name: getattr(source, name) for name in ARCHITECTURE
-              if getattr(cfg, name) is None}
-    if cfg.model != source.model:
-        values.update(model=source.model, cfg=source.cfg)
-    return dataclasses.replace(cfg, **values)
+def inherit_architecture(cfg: TrainConfig, given: dict[str, Any]) -> TrainConfig:
+    """``--init-from``: the model and the architecture options not given come from that
+    checkpoint; every other default then follows that model."""
+    state = ckpt.load_checkpoint(ckpt.find_checkpoint(cfg.run.init_from))
+    source = config_mod.from_dict(state["config"]).flat()
+    values = {"model": source["model"], **given}
+    values.update({name: source[name] for name in ARCHITECTURE
+                   if name in source and name not in given})
+    return config_mod.build(values)
 
 
 def resumed_config(run_dir: Path, state: dict[str, Any],
                    overrides: dict[str, Any]) -> TrainConfig:
     """The checkpoint's config with the options that may change on resume applied."""
     cfg = config_mod.from_dict(state["config"])
-    given = {k: v for k, v in overrides.items() if v is not None}
-    fixed = [k for k in given if not config_mod.FIELDS[k].metadata["resume_ok"]
-             and config_mod.parse_value(k, given[k]) != getattr(cfg, k)]
+    given = config_mod.parse_flat({k: v for k, v in overrides.items() if v is not None},
+                                  "option")
+    current = cfg.flat()
+    fixed = [k for k, v in given.items()
+             if not config_mod.describe(k).meta["resume_ok"] and v != current.get(k)]
     if fixed:
         names = ", ".join(config_mod.option_name(k) for k in fixed)
         raise GanvasError(f"--resume {run_dir}: {names} cannot change when resuming (only the "
                           "budget, logging and device options can)")
-    return config_mod.validate(config_mod.apply_overrides(cfg, given, "option"))
+    return config_mod.validate(config_mod.replace(cfg, **given))
 
 
 def train(data: str | None = None, *, resume: str | Path | None = None,
           preset: str | None = None, config_file: str | None = None, dry_run: bool = False,
-          progress: bool = True, **options: Any) -> TrainResult | TrainConfig:
+          progress: bool = True, write_report: Callable[[Path], Any] | None = None,
+          **options: Any) -> TrainResult | TrainConfig:
     """Train a GAN; the keyword options are :class:`TrainConfig`'s fields.
 
     ``resume`` continues a run folder (or checkpoint) exactly where it stopped. ``dry_run``
     returns the resolved config without training. Returns a :class:`TrainResult`. Under
     ``torchrun`` every process calls this; rank 0 alone writes the run folder.
     """
-    unknown = sorted(set(options) - set(config_mod.FIELDS))
+    unknown = sorted(set(options) - set(config_mod.OPTIONS))
     if unknown:
         raise GanvasError(f"unknown option(s): {', '.join(unknown)}")
     if data is not None:
@@ -79,31 +85,34 @@ def train(data: str | None = None, *, resume: str | Path | None = None,
         cfg = resumed_config(Path(resume), state, options)
         if dry_run:
             return cfg
-        return _run(cfg, ckpt_path.parent.parent, state, progress=progress)
+        return _run(cfg, ckpt_path.parent.parent, state, progress, write_report)
     cfg = resolve_config(options, preset=preset, config_file=config_file)
     if dry_run:
         return cfg
-    return _run(cfg, None, None, progress=progress, preset=preset)
+    return _run(cfg, None, None, progress, write_report, preset=preset)
 
 
 def _run(cfg: TrainConfig, run_dir: Path | None, state: dict[str, Any] | None,
-         progress: bool, preset: str | None = None) -> TrainResult:
+         progress: bool, write_report: Callable[[Path], Any] | None,
+         preset: str | None = None) -> TrainResult:
     """Open the data and the run folder (rank 0 first under torchrun), then train."""
     shard = dist.from_environment()
-    device = dist.training_device(cfg.device, shard, pick_device)
+    device = dist.training_device(cfg.run.device, shard, pick_device)
     dist.setup(shard, device)
     try:
-        channels = state["data"]["channels"] if state is not None else cfg.channels
+        channels = state["data"]["channels"] if state is not None else cfg.data.channels
         data_set = None
         if shard.is_main:  # preparing into the cache happens once, on rank 0
-            data_set = open_training_data(cfg.data, cfg.resolution, channels, progress=progress)
+            data_set = open_training_data(cfg.data.data, cfg.data.resolution, channels,
+                                          progress=progress)
             run_dir = _prepare_run_dir(cfg, run_dir, state, data_set, preset)
         dist.barrier(shard)
         if data_set is None:
-            data_set = open_training_data(cfg.data, cfg.resolution, channels, progress=False)
+            data_set = open_training_data(cfg.data.data, cfg.data.resolution, channels,
+                                          progress=False)
         run_dir = dist.broadcast_object(run_dir, shard)
         return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress,
-                             shard=shard)
+                             shard=shard, write_report=write_report)
     finally:
         dist.teardown(shard)
 
@@ -114,12 +123,13 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, state: dict[str, An
     if state is not None and run_dir is not None:
         for log_name in ("stats.jsonl", "metrics.jsonl"):
             truncate_jsonl(run_dir / log_name, state["progress"]["step"])
-        write_json(run_dir / "config.json", {**read_config_json(run_dir), **cfg.to_dict()})
+        kept = {k: v for k, v in read_config_json(run_dir).items() if k in ("preset", "dataset")}
+        write_json(run_dir / "config.json", {**cfg.to_dict(), **kept})
         return run_dir
-    name = f"{dataset_name(cfg.data)}-{cfg.model}{cfg.resolution}"
-    if cfg.desc:
-        name += f"-{cfg.desc}"
-    run_dir = next_run_dir(cfg.outdir, name)
+    name = f"{dataset_name(cfg.data.data)}-{cfg.model}{cfg.data.resolution}"
+    if cfg.run.desc:
+        name += f"-{cfg.run.desc}"
+    run_dir = next_run_dir(cfg.run.outdir, name)
     write_json(run_dir / "config.json", {**cfg.to_dict(), "preset": preset,
                                          "dataset": {"name": data_set.name,
                                                      "images": len(data_set),

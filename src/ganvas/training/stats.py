@@ -6,9 +6,6 @@ moves all means to the host in one transfer.
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -52,36 +49,3 @@ class StatsAccumulator:
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
         self.sums = {k: v.to(device) for k, v in state["sums"].items()}
         self.counts = {k: int(v) for k, v in state["counts"].items()}
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All records of a ``.jsonl`` file (a torn last line, from a crash, is ignored)."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line; non-finite numbers are written as null."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-             for k, v in record.items()}
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(clean) + "\n")
-
-
-def truncate_jsonl(path: Path, max_step: int) -> None:
-    """Keep only records up to ``max_step`` (used on resume, so nothing is logged twice)."""
-    from ganvas.utils.io import atomic_open
-
-    if not path.exists():
-        return
-    records = [r for r in read_jsonl(path) if r.get("step", 0) <= max_step]
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r) + "\n")

@@ -14,7 +14,7 @@ from torch import nn
 
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
-from ganvas.training import checkpoint as ckpt
+from ganvas.runs import checkpoint as ckpt
 
 
 def load_initial_weights(path: str, cfg: TrainConfig, resolution: int, G: nn.Module,

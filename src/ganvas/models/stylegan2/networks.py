@@ -236,22 +236,3 @@ class Generator(nn.Module):
         if noise_mode is None:
             noise_mode = "random" if self.training else "const"
         return self.synthesis(ws, noise_mode=noise_mode, generator=generator)
-
-
-def mix_styles(G: Generator, z: Tensor, prob: float = 0.9,
-               generator: torch.Generator | None = None, update_emas: bool = False) -> Tensor:
-    """ws for style-mixing regularisation: with probability ``prob``, the layers from a random
-    cutoff (1 ≤ cutoff < num_ws, one per batch as in the reference) take the styles of a second
-    random latent, so G cannot rely on adjacent styles being correlated.
-
-    Drawn without host syncs; ``generator`` supplies the randomness (on ``z``'s device).
-    """
-    ws = G.mapping(z, update_emas=update_emas)
-    if prob <= 0 or G.num_ws < 2:
-        return ws
-    draw = dict(generator=generator, device=z.device)
-    cutoff = torch.randint(1, G.num_ws, (), **draw)
-    cutoff = torch.where(torch.rand((), **draw) < prob, cutoff, torch.full_like(cutoff, G.num_ws))
-    other = G.mapping(torch.randn(z.shape, dtype=z.dtype, **draw))
-    mixed = (torch.arange(G.num_ws, device=z.device) >= cutoff).reshape(1, -1, 1)
-    return torch.where(mixed, other, ws)

@@ -31,6 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ganvas.errors import GanvasError
+from ganvas.render.precision import autocast, resolve_precision
 from ganvas.utils.grid import to_uint8
 from ganvas.utils.io import atomic_open
 
@@ -84,7 +85,7 @@ def _accepts(function: Callable, argument: str) -> bool:
 class LatentSpace:
     """Where a generator's latents live, and how they become images.
 
-    ``G`` is a generator as :func:`ganvas.sampling.load_generator` returns it (eval mode, with
+    ``G`` is a generator as :func:`ganvas.render.load_generator` returns it (eval mode, with
     ``z_dim``, ``resolution``, ``img_channels``); it works in w when it has ``mapping`` and
     ``synthesis``. ``noise_mode`` goes to generators that take one; asking for it elsewhere is
     an error rather than silently ignored.
@@ -93,8 +94,6 @@ class LatentSpace:
     def __init__(self, G: nn.Module, truncation_psi: float | None = None,
                  noise_mode: str | None = None, batch: int = DEFAULT_BATCH,
                  precision: str = "fp32"):
-        from ganvas.training.fastpath import FastPath
-
         self.G = G
         self.space = "w" if callable(getattr(G, "mapping", None)) and \
             callable(getattr(G, "synthesis", None)) else "z"
@@ -116,9 +115,9 @@ class LatentSpace:
             raise GanvasError(f"--batch: {batch} must be >= 1")
         self.batch = batch
         self.device = next(G.parameters()).device
-        # Rendering runs on the fast path (bf16 autocast where it is native); every batch is
-        # padded to the same size, so a seed's image still never depends on its neighbours.
-        self.fast = FastPath.create(precision, self.device)
+        # fp32 unless asked (then bf16 or fp16 autocast); every batch is padded to the same
+        # size, so a seed's image still never depends on its neighbours.
+        self.precision = resolve_precision(precision, self.device)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -199,7 +198,7 @@ class LatentSpace:
                 chunk = inputs[start:start + self.batch]
                 padded = torch.zeros(self.batch, *chunk.shape[1:], dtype=chunk.dtype)
                 padded[:len(chunk)] = chunk
-                with self.fast.autocast():
+                with autocast(self.precision, self.device):
                     out = fn(padded.to(self.device))
                 outputs.append(out[:len(chunk)].cpu())
                 bar.update(len(chunk))
@@ -234,3 +233,15 @@ def load_latents(path: str | Path) -> tuple[torch.Tensor, str, list[str]]:
         raise GanvasError(f"{path}: not a ganvas latent file (space {space!r}, "
                           f"{len(labels)} labels for {len(latents)} latents)")
     return latents, space, labels
+
+
+@torch.no_grad()
+def fixed_noise_images(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """uint8 images of ``z`` in one batch, G in eval mode for the call (constant noise, EMA
+    BatchNorm statistics) and fp32: what the training loop's sample grids show."""
+    was_training = G.training
+    G.eval()
+    try:
+        return to_uint8(G(z))
+    finally:
+        G.train(was_training)

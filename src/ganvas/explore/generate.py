@@ -1,10 +1,8 @@
-"""Images from a trained generator: by seed, deterministic, byte for byte.
+"""``ganvas generate``: image files from a trained generator, by seed, byte for byte.
 
-Seed ``s`` always gives the same latent (``torch.randn`` from a CPU generator seeded with ``s``;
-see :mod:`ganvas.explore.latents` for truncation and the w space of StyleGAN2), and images are
-rendered in batches padded to a fixed size, so a seed's image never depends on which other seeds
-are asked for in the same call. ``generate`` streams: ``--count 50000`` never holds more than one
-batch of images in memory.
+Rendering itself (seeds to latents, truncation, precision, padded batches) is
+:mod:`ganvas.render`'s; this writes the files. ``generate`` streams: ``--count 50000`` never
+holds more than one batch of images in memory.
 """
 
 from __future__ import annotations
@@ -18,69 +16,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ganvas.config import from_dict
 from ganvas.errors import GanvasError
-from ganvas.explore.latents import DEFAULT_BATCH, LatentSpace, seed_latent
 from ganvas.explore.media import IMAGE_FORMATS, parse_grid
-from ganvas.utils.io import writable_folder
-from ganvas.models import get_family
-from ganvas.training.checkpoint import find_checkpoint, load_checkpoint
+from ganvas.render import DEFAULT_BATCH, LatentSpace, load_generator
 from ganvas.utils.grid import make_grid
-from ganvas.utils.io import save_image
-
-__all__ = ["parse_seeds", "load_generator", "load_discriminator", "seed_latent",
-           "generate_images", "generate"]
+from ganvas.utils.io import save_image, writable_folder
 
 DEFAULT_SEEDS = list(range(8))
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``'0-35,85,265'`` -> [0, 1, ..., 35, 85, 265]; ranges are inclusive."""
-    seeds: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not m:
-            raise GanvasError(f"--seeds: {part!r} is not a seed or a range like 600-605")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if hi < lo:
-            raise GanvasError(f"--seeds: range {part!r} runs backwards")
-        seeds.extend(range(lo, hi + 1))
-    return seeds
-
-
-def _network(state: dict, weights: str, device: str | torch.device) -> nn.Module:
-    """The network a checkpoint stores under ``weights`` (``G``, ``G_ema`` or ``D``), built by
-    the run's model family, frozen and in eval mode."""
-    cfg = from_dict(state["config"])
-    info = state["data"]
-    G, D = get_family(cfg.model).build(cfg, info["resolution"], info["channels"])
-    net = D if weights == "D" else G
-    net.load_state_dict(state[weights])
-    net.requires_grad_(False)
-    return net.to(device).eval()
-
-
-def load_generator(path: str | Path, device: str | torch.device = "cpu",
-                   ema: bool = True, which: str = "latest") -> nn.Module:
-    """The generator of a run folder or checkpoint, in eval mode (G_ema when it has one).
-
-    The module maps latents (N×``G.z_dim``) to images in [-1, 1] (N×C×H×W).
-    """
-    state = load_checkpoint(find_checkpoint(path, which))
-    return _network(state, "G_ema" if ema and state.get("G_ema") is not None else "G", device)
-
-
-def load_discriminator(path: str | Path, device: str | torch.device = "cpu",
-                       which: str = "latest") -> nn.Module:
-    """The run's trained discriminator (projection compares images through its features)."""
-    return _network(load_checkpoint(find_checkpoint(path, which)), "D", device)
-
-
-def generate_images(G: nn.Module, seeds: Iterable[int]) -> np.ndarray:
-    """uint8 N×C×H×W images, one per seed."""
-    space = LatentSpace(G)
-    return space.render(space.from_seeds(seeds))
 
 
 def _choose_seeds(seeds: list[int] | None, count: int | None,

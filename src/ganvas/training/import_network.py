@@ -12,23 +12,26 @@ from pathlib import Path
 
 import click
 
-from ganvas.config import TrainConfig, validate, with_model_defaults
+from ganvas import config as config_mod
+from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2.importer import import_network_pickle
 from ganvas.models.stylegan2.networks import Generator
-from ganvas.training.checkpoint import save_checkpoint
+from ganvas.runs.checkpoint import save_checkpoint
 
 
 def imported_config(kwargs: dict) -> TrainConfig:
     """A config whose StyleGAN2 options rebuild exactly the imported architecture."""
     g, d = kwargs["G"], kwargs["D"]
-    cfg = TrainConfig(model="stylegan2", data="imported", resolution=g["resolution"],
-                      channels=g["img_channels"],
-                      cfg="cifar" if d.get("architecture") == "orig" else "auto",
-                      z_dim=g["z_dim"], w_dim=g["w_dim"], channel_base=g["channel_base"],
-                      channel_max=g["channel_max"], map_layers=g["map_layers"],
-                      conv_clamp=g["conv_clamp"])
-    return validate(with_model_defaults(cfg))
+    cfg = config_mod.build({
+        "model": "stylegan2", "data": "imported", "resolution": g["resolution"],
+        "channels": g["img_channels"],
+        "cfg": "cifar" if d.get("architecture") == "orig" else "auto",
+        "z_dim": g["z_dim"], "w_dim": g["w_dim"], "channel_base": g["channel_base"],
+        "channel_max": g["channel_max"], "map_layers": g["map_layers"],
+        "conv_clamp": g["conv_clamp"], "mbstd_group": d.get("mbstd_group"),
+        "d_architecture": d.get("architecture")})
+    return config_mod.validate(config_mod.with_model_defaults(cfg))
 
 
 def import_checkpoint(pickle_path: str | Path, out: str | Path) -> Path:
@@ -41,7 +44,8 @@ def import_checkpoint(pickle_path: str | Path, out: str | Path) -> Path:
     Generator(**networks["kwargs"]["G"]).load_state_dict(networks["G_ema"])  # checked here
     state = {"config": cfg.to_dict(),
              "data": {"name": f"imported {Path(pickle_path).name}",
-                      "resolution": cfg.resolution, "channels": cfg.channels, "size": 0},
+                      "resolution": cfg.data.resolution, "channels": cfg.data.channels,
+                      "size": 0},
              "G": networks["G"], "D": networks["D"], "G_ema": networks["G_ema"],
              "imported_from": str(pickle_path),
              # plain JSON data only: checkpoints must load with weights_only=True

@@ -124,9 +124,3 @@ def diff_augment(
     for name in names:
         x = _OPS[name](x, generator)
     return x
-
-
-def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Mirror each image horizontally with probability 0.5 (``--mirror``), without host syncs."""
-    flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)

@@ -16,45 +16,48 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ganvas import augment, losses
-from ganvas.ada import AdaController, AugmentPipe
-from ganvas.config import TrainConfig
-from ganvas.training.fastpath import maybe_compile
+from ganvas.objective import augment, losses
+from ganvas.objective.ada import AdaController, AugmentPipe
+from ganvas.objective.options import ObjectiveOptions
+from ganvas.utils.compile import maybe_compile
 
 Stats = dict[str, torch.Tensor]
 
 
 class AdversarialObjective:
-    """Loss computations for a (G, D) pair configured by a :class:`TrainConfig`.
+    """Loss computations for a (G, D) pair configured by :class:`ObjectiveOptions`.
 
+    ``batch`` is the global batch (ADA's controller counts images by it); latents have G's
+    ``z_dim``.
     ``rng`` drives every per-sample random draw (augmentation, labels, penalties); ``z_rng``
     draws latents (the same generator on one process; under torchrun one shared by all ranks,
     so that each rank takes its slice of the global batch's latents). With ``--aug ada|fixed``
-    an :class:`~ganvas.ada.AugmentPipe` transforms everything D sees, and with ``ada`` its p
+    an :class:`~ganvas.objective.ada.AugmentPipe` transforms everything D sees, and with ``ada`` its p
     follows D's overfitting measure r_t.
 
     With ``compile`` the batch forwards run compiled (``G_forward``, ``D_forward``); the
     gradient penalties take the eager ``D``, since a compiled module has no double backward.
     """
 
-    def __init__(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, rng: torch.Generator,
-                 *, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
+    def __init__(self, options: ObjectiveOptions, G: nn.Module, D: nn.Module,
+                 rng: torch.Generator, *, batch: int, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
                  autocast: Callable[[], Any] | None = None,
                  penalty_autocast: Callable[[], Any] | None = None,
                  device: torch.device | None = None, default_aug: str = "none",
                  compile: bool = False):
-        self.cfg, self.G, self.D, self.rng = cfg, G, D, rng
+        self.options, self.G, self.D, self.rng = options, G, D, rng
+        self.z_dim = G.z_dim
         self.G_forward, self.D_forward = maybe_compile(G, compile), maybe_compile(D, compile)
         self.z_rng = z_rng or rng
         self.rank, self.world = shard
-        aug = default_aug if cfg.aug == "auto" else cfg.aug
-        self.ada = AugmentPipe(cfg.augpipe, cfg.p).to(device) if aug != "none" else None
-        self.ada_control = AdaController(batch=cfg.batch, target=cfg.target,
-                                         speed_kimg=cfg.ada_kimg, device=device or "cpu") \
+        aug = default_aug if options.aug == "auto" else options.aug
+        self.ada = AugmentPipe(options.augpipe, options.p).to(device) if aug != "none" else None
+        self.ada_control = AdaController(batch=batch, target=options.target,
+                                         speed_kimg=options.ada_kimg, device=device or "cpu") \
             if aug == "ada" else None
-        self.policy = augment.parse_policy(cfg.diffaugment) if cfg.diffaugment else ()
-        self.r1_gamma, self.r1_interval = cfg.r1, cfg.r1_every
-        self.r2_gamma = cfg.r2
+        self.policy = augment.parse_policy(options.diffaugment) if options.diffaugment else ()
+        self.r1_gamma, self.r1_interval = options.r1, options.r1_every
+        self.r2_gamma = options.r2
         self._autocast = autocast or contextlib.nullcontext
         self._penalty_autocast = penalty_autocast or self._autocast
 
@@ -81,7 +84,7 @@ class AdversarialObjective:
 
     def sample_z(self, n: int, device: torch.device) -> torch.Tensor:
         """``n`` latents: this rank's slice of the global batch's latents."""
-        z = torch.randn(n * self.world, self.cfg.z_dim, device=device, generator=self.z_rng)
+        z = torch.randn(n * self.world, self.z_dim, device=device, generator=self.z_rng)
         return z[self.rank * n:(self.rank + 1) * n] if self.world > 1 else z
 
     def fakes(self, n: int, device: torch.device, for_generator: bool) -> torch.Tensor:
@@ -94,7 +97,7 @@ class AdversarialObjective:
             images = self.ada(images, generator=self.rng)
         if self.policy:
             images = augment.diff_augment(images, self.policy, generator=self.rng)
-        sigma = losses.linear_anneal(self.cfg.instance_noise, progress)
+        sigma = losses.linear_anneal(self.options.instance_noise, progress)
         return losses.add_instance_noise(images, sigma, generator=self.rng)
 
     def judge(self, images: torch.Tensor, progress: float,
@@ -116,7 +119,7 @@ class AdversarialObjective:
     def discriminator_step(self, reals: torch.Tensor,
                            progress: float) -> tuple[torch.Tensor, Stats]:
         """Loss of D on a real batch and a fresh fake batch (G frozen), with non-lazy penalties."""
-        cfg = self.cfg
+        cfg = self.options
         n = reals.shape[0]
         with torch.no_grad(), self.precision():
             fakes = self.fakes(n, reals.device, for_generator=False).float()
@@ -168,13 +171,13 @@ class AdversarialObjective:
         with self.precision():
             fakes = self.fakes(batch, device, for_generator=True).float()
         real_logits = None
-        if self.cfg.loss == "rpgan":
+        if self.options.loss == "rpgan":
             with torch.no_grad():
                 real_logits = self.judge(reals, progress)
-        adv = losses.generator_loss(self.cfg.loss, self.judge(fakes, progress), real_logits)
+        adv = losses.generator_loss(self.options.loss, self.judge(fakes, progress), real_logits)
         total = adv
-        if self.cfg.kernel_l2:
-            total = total + self.cfg.kernel_l2 * losses.kernel_l2(self.G)
+        if self.options.kernel_l2:
+            total = total + self.options.kernel_l2 * losses.kernel_l2(self.G)
         return total, {"loss_G": adv.detach()}
 
     def generator_regularizer(self, batch: int, device: torch.device,
