@@ -14,7 +14,8 @@ from typing import Callable
 
 import torch
 
-from ganvas.sweep import run_state
+from ganvas.config import flatten
+from ganvas.runs.state import run_state
 from ganvas.utils.io import write_json
 
 
@@ -31,7 +32,7 @@ def finished_run(outdir: str, desc: str, settings: dict, seed: int) -> Path | No
     while it was being scored): score it instead of training it again."""
     for run in sorted(Path(outdir).glob(f"*-{desc}")):
         try:
-            config = json.loads((run / "config.json").read_text())
+            config = flatten(json.loads((run / "config.json").read_text()))
             state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
         except (OSError, ValueError, RuntimeError):
             continue

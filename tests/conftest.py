@@ -17,17 +17,9 @@ TINY = dict(data="mnist-test", resolution=32, g_channels=8, d_channels=8, batch=
 
 def cli_args(options: dict) -> list[str]:
     """``ganvas train`` arguments for a dict of options (DATA first; flags for booleans)."""
-    args = [options["data"]]
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if key == "data":
-            continue
-        if isinstance(value, bool):
-            args.append(flag if value else "--no-" + flag[2:])
-        else:
-            value = ",".join(map(str, value)) if isinstance(value, tuple) else value
-            args += [flag, str(value)]
-    return args
+    from ganvas.config import command_line
+
+    return [options["data"], *command_line({k: v for k, v in options.items() if k != "data"})]
 
 
 @pytest.fixture(autouse=True)

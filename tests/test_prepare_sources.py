@@ -15,7 +15,7 @@ from PIL import Image
 
 from ganvas.data.packed import PackedDataset
 from ganvas.data.prepare import PrepareOptions, prepare
-from ganvas.data.sources import open_source
+from ganvas.data.opening import open_source
 from ganvas.errors import GanvasError
 
 OPTIONS = PrepareOptions(resolution=8, workers=1)

@@ -134,7 +134,7 @@ def test_train_command_puts_data_after_a_double_dash(tmp_path: Path) -> None:
     """DATA came after the options with no '--': a folder named '-x' read as an option."""
     from types import SimpleNamespace
 
-    from ganvas.sweep_parallel import train_command
+    from ganvas.sweep.parallel import train_command
 
     job = SimpleNamespace(resume_dir=None, settings={"lr_d": 1e-4}, desc="lr_d-1e-4")
     command = train_command(job, "cpu", tmp_path, "-odd-name", {}, None, None)
@@ -148,7 +148,7 @@ def test_a_crash_with_exit_code_1_is_not_called_diverged(tmp_path: Path,
     import sys
     from types import SimpleNamespace
 
-    from ganvas import sweep_parallel
+    from ganvas.sweep import parallel as sweep_parallel
 
     crash = [sys.executable, "-c", "raise MemoryError('CUDA out of memory')"]
     monkeypatch.setattr(sweep_parallel, "train_command", lambda *a, **k: crash)

@@ -21,7 +21,6 @@ from ganvas.training.import_network import import_command
 from ganvas.report.commands import report_command
 from ganvas.sweep import sweep_command
 from ganvas.training.cli_options import SectionedCommand, config_options
-from ganvas.utils.cli import user_errors
 
 DEMO_KIMG = 120.0  # digits are clear by then (docs/benchmarks.md)
 DEMO_MINUTES = 1.5  # what DEMO_KIMG took on the reference 2-core CPU (bf16)

@@ -212,6 +212,20 @@ def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def command_line(options: Mapping[str, Any]) -> list[str]:
+    """Training options as ``ganvas train`` arguments: ``{"lr_d": 1e-4}`` -> ``--lr-d 0.0001``."""
+    args: list[str] = []
+    for name, value in options.items():
+        flag = option_name(name)
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, (list, tuple)):
+            args += [flag, ",".join(str(v) for v in value)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
 def describe(name: str) -> Option:
     """The (first) declaration of flat option ``name``."""
     return OPTIONS[name][0]

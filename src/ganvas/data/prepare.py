@@ -31,7 +31,8 @@ from ganvas.data.options import PrepareOptions
 from ganvas.data.packed import (IMAGES, MANIFEST, PackedDataset, dataset_info, finish_packed,
                                 is_packed)
 from ganvas.data.pipeline import CHUNK, TransformPool
-from ganvas.data.sources import IMAGE_EXTENSIONS, Entry, Source, open_source, source_identity
+from ganvas.data.opening import open_source, source_identity
+from ganvas.data.sources import IMAGE_EXTENSIONS, Entry, Source
 from ganvas.data.transforms import ItemResult
 from ganvas.errors import GanvasError
 from ganvas.utils.cache import cache_dir

@@ -74,10 +74,10 @@ def _load(run: str, ema: bool, device: str) -> Any:
               help="Style layers the column seeds provide (0-6: coarse).")
 @user_errors
 def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mode: str | None,
-                     device: str, precision: str, seeds: str | None, count: int | None, outdir: str | None,
-                     grid: str | None, batch: int, image_format: str,
-                     latents: str | None,
-                     style_mix: tuple[str, str] | None, mix_layers: str) -> None:
+                     device: str, precision: str, seeds: str | None, count: int | None,
+                     outdir: str | None, grid: str | None, batch: int, image_format: str,
+                     latents: str | None, style_mix: tuple[str, str] | None,
+                     mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
     from ganvas.explore.generate import generate
     from ganvas.render import parse_seeds

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from ganvas.errors import GanvasError

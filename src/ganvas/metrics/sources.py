@@ -102,10 +102,10 @@ def _decode(payload: Any) -> np.ndarray:
 
 
 class FileSide(ImageSide):
-    """Image files in a folder or archive, via :func:`ganvas.data.sources.open_source`."""
+    """Image files in a folder or archive, via :func:`ganvas.data.opening.open_source`."""
 
     def __init__(self, path: Path) -> None:
-        from ganvas.data.sources import open_source
+        from ganvas.data.opening import open_source
 
         super().__init__()
         self.path = path
@@ -115,7 +115,7 @@ class FileSide(ImageSide):
         self.description = f"{self.source.kind} {path}"
 
     def identity(self, n: int) -> list[Any]:
-        from ganvas.data.sources import source_identity
+        from ganvas.data.opening import source_identity
 
         return ["files", source_identity(self.path), self.count(n)]
 
@@ -277,7 +277,7 @@ def open_side(spec: Any, device: str | torch.device = "cpu") -> ImageSide | Stat
         return _generator_from_path(path, device)
     if path.is_dir():
         from ganvas.data.packed import PackedDataset, is_packed
-        from ganvas.data.sources import source_identity
+        from ganvas.data.opening import source_identity
 
         if is_packed(path):
             packed = PackedDataset.open(path)

@@ -28,19 +28,19 @@ class AdversarialObjective:
     """Loss computations for a (G, D) pair configured by :class:`ObjectiveOptions`.
 
     ``batch`` is the global batch (ADA's controller counts images by it); latents have G's
-    ``z_dim``.
-    ``rng`` drives every per-sample random draw (augmentation, labels, penalties); ``z_rng``
-    draws latents (the same generator on one process; under torchrun one shared by all ranks,
-    so that each rank takes its slice of the global batch's latents). With ``--aug ada|fixed``
-    an :class:`~ganvas.objective.ada.AugmentPipe` transforms everything D sees, and with ``ada`` its p
-    follows D's overfitting measure r_t.
+    ``z_dim``. ``rng`` drives every per-sample random draw (augmentation, labels, penalties);
+    ``z_rng`` draws latents (the same generator on one process; under torchrun one shared by all
+    ranks, so that each rank takes its slice of the global batch's latents). With ``--aug ada|fixed``
+    an :class:`~ganvas.objective.ada.AugmentPipe` transforms everything D sees, and with ``ada``
+    its p follows D's overfitting measure r_t.
 
     With ``compile`` the batch forwards run compiled (``G_forward``, ``D_forward``); the
     gradient penalties take the eager ``D``, since a compiled module has no double backward.
     """
 
     def __init__(self, options: ObjectiveOptions, G: nn.Module, D: nn.Module,
-                 rng: torch.Generator, *, batch: int, z_rng: torch.Generator | None = None, shard: tuple[int, int] = (0, 1),
+                 rng: torch.Generator, *, batch: int, z_rng: torch.Generator | None = None,
+                 shard: tuple[int, int] = (0, 1),
                  autocast: Callable[[], Any] | None = None,
                  penalty_autocast: Callable[[], Any] | None = None,
                  device: torch.device | None = None, default_aug: str = "none",

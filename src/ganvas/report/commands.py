@@ -13,8 +13,8 @@ from ganvas.utils.cli import user_errors
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path),
                 metavar="RUN [RUN ...]")
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE.html",
-              help="Where to write the page [default: RUN/report.html (RUN/report@KIMG.html) for one run, "
-                   "./report.html for several].")
+              help="Where to write the page [default: RUN/report.html (RUN/report@KIMG.html) "
+                   "for one run, ./report.html for several].")
 @user_errors
 def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
     """Write one self-contained HTML page about RUN(s): samples, curves, metrics, config.

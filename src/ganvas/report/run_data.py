@@ -16,11 +16,11 @@ from typing import Any
 from ganvas.config import flatten
 from ganvas.errors import GanvasError
 from ganvas.runs.checkpoint import find_checkpoint, split_snapshot
+from ganvas.runs.state import stop_reason
 from ganvas.runs.records import read_jsonl
 
 FAKES_NAME = re.compile(r"^fakes_(\d+)\.png$")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(.*)$")
-STOPPED = re.compile(r"stopped \((\w+)\)")
 SNAPSHOT_LINE = re.compile(r"^snapshot at ([\d.]+) kimg")
 
 
@@ -106,8 +106,7 @@ class RunData:
         """Why training stopped (budget, interrupted, diverged); None while it runs."""
         if self.at_kimg is not None:
             return f"snapshot at {self.at_kimg:g} kimg"
-        reasons = [m.group(1) for _, text in self.log if (m := STOPPED.search(text))]
-        return reasons[-1] if reasons else None
+        return stop_reason([text for _, text in self.log])
 
     def setting(self, key: str) -> Any:
         """A config value: an option by its flat name (``resolution``, ``lr_d``) in any run's

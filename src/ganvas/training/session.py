@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -16,7 +17,9 @@ from ganvas.training.loop import TrainResult, training_loop
 from ganvas.utils.device import pick_device
 from ganvas.training.run_dir import next_run_dir
 from ganvas.runs.records import truncate_jsonl
+from ganvas.runs.state import training_lock
 from ganvas.utils.io import write_json
+from ganvas.utils.lock import exclusive
 
 
 def resolve_config(overrides: dict[str, Any] | None = None, preset: str | None = None,
@@ -100,21 +103,33 @@ def _run(cfg: TrainConfig, run_dir: Path | None, state: dict[str, Any] | None,
     device = dist.training_device(cfg.run.device, shard, pick_device)
     dist.setup(shard, device)
     try:
-        channels = state["data"]["channels"] if state is not None else cfg.data.channels
-        data_set = None
-        if shard.is_main:  # preparing into the cache happens once, on rank 0
-            data_set = open_training_data(cfg.data.data, cfg.data.resolution, channels,
-                                          progress=progress)
-            run_dir = _prepare_run_dir(cfg, run_dir, state, data_set, preset)
-        dist.barrier(shard)
-        if data_set is None:
-            data_set = open_training_data(cfg.data.data, cfg.data.resolution, channels,
-                                          progress=False)
-        run_dir = dist.broadcast_object(run_dir, shard)
-        return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress,
-                             shard=shard, write_report=write_report)
+        with contextlib.ExitStack() as hold:
+            channels = state["data"]["channels"] if state is not None else cfg.data.channels
+            data_set = None
+            if shard.is_main:  # preparing into the cache happens once, on rank 0
+                if run_dir is not None:  # a resume: claim the run before touching its logs
+                    hold.enter_context(claim(run_dir))
+                data_set = open_training_data(cfg.data.data, cfg.data.resolution, channels,
+                                              progress=progress)
+                run_dir = _prepare_run_dir(cfg, run_dir, state, data_set, preset)
+                if state is None:
+                    hold.enter_context(claim(run_dir))
+            dist.barrier(shard)
+            if data_set is None:
+                data_set = open_training_data(cfg.data.data, cfg.data.resolution, channels,
+                                              progress=False)
+            run_dir = dist.broadcast_object(run_dir, shard)
+            return training_loop(cfg, run_dir, data_set, resume=state, show_progress=progress,
+                                 shard=shard, write_report=write_report)
     finally:
         dist.teardown(shard)
+
+
+def claim(run_dir: Path) -> contextlib.AbstractContextManager:
+    """The run's training lock, held while this process trains it: a second ``--resume`` of
+    a run in training is refused, and readers see it as ``running``."""
+    return exclusive(training_lock(run_dir), f"--resume {run_dir}: another process is "
+                                             "training this run now")
 
 
 def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, state: dict[str, Any] | None,

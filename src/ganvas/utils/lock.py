@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from ganvas.errors import GanvasError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -41,10 +43,57 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
         try:
             yield
         finally:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            else:  # pragma: no cover - Windows
-                os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            _unlock(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on the lock file ``path`` for the block, or raise
+    ``GanvasError(busy)`` at once if another process holds it."""
+    path = Path(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if not _try_lock(fd):
+            raise GanvasError(busy)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+def held_elsewhere(path: str | os.PathLike) -> bool:
+    """Whether another process holds the lock file ``path`` now (it is not waited for)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        if _try_lock(fd):
+            _unlock(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    else:  # pragma: no cover - Windows
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)

@@ -17,25 +17,13 @@ from typing import IO, Any, Sequence
 import click
 
 from ganvas import config as config_mod
+from ganvas.runs.state import run_state
+from ganvas.sweep.plan import find_run
 
 POLL_SECONDS = 0.5
 #: ``ganvas train`` exit codes (cli.EXIT_CODES) and what they mean for the sweep. Exit code 1
 #: is also any crash (out of memory...): the run folder's log says whether it diverged.
 ENDINGS = {0: "finished", 130: "interrupted"}
-
-
-def option_args(options: dict[str, Any]) -> list[str]:
-    """Training options as ``ganvas train`` arguments: ``{"lr_d": 1e-4}`` -> ``--lr-d 0.0001``."""
-    args: list[str] = []
-    for name, value in options.items():
-        flag = config_mod.option_name(name)
-        if isinstance(value, bool):
-            args.append(flag if value else f"--no-{flag[2:]}")
-        elif isinstance(value, (list, tuple)):
-            args += [flag, ",".join(str(v) for v in value)]
-        else:
-            args += [flag, str(value)]
-    return args
 
 
 def train_command(job: Any, device: str, folder: Path, data: str | None,
@@ -46,7 +34,8 @@ def train_command(job: Any, device: str, folder: Path, data: str | None,
     if job.resume_dir is not None:
         return command + ["--resume", str(job.resume_dir)]
     fixed = {k: v for k, v in options.items() if k != "device"}
-    command += option_args({**fixed, **job.settings, "outdir": str(folder), "desc": job.desc})
+    command += config_mod.command_line({**fixed, **job.settings, "outdir": str(folder),
+                                        "desc": job.desc})
     command += (["--preset", preset] if preset else []) \
         + (["--config", config_file] if config_file else [])
     return command + (["--", data] if data else [])  # "--": DATA may start with a dash
@@ -59,8 +48,6 @@ def train_in_parallel(jobs: Sequence[Any], devices: Sequence[str], folder: Path,
 
     Returns the run folders trained and ``done`` or ``interrupted`` (as the sequential sweep).
     """
-    from ganvas.sweep import find_run, run_state
-
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     pending = list(jobs)
     running: dict[int, tuple[Any, subprocess.Popen, IO]] = {}  # device slot -> job

@@ -1,17 +1,16 @@
 """``ganvas sweep``: train every combination of a few options, then compare them on one page.
 
-It lives beside ``sampling.py`` rather than in ``ganvas.report`` because it drives training
-(``ganvas.train``, resume, skipping finished runs); ``ganvas.report`` only reads run folders.
+It sits beside ``ganvas.report`` (whose comparison it reuses) because it drives training
+(resume, skipping finished runs); ``ganvas.report`` only reads run folders.
 
 Runs go one after another into ``<outdir>/sweep-<name>/``, with ``sweep.json`` recording the grid.
 A run folder's own log.txt says whether the run finished, so a restarted sweep skips finished
 runs, continues a half-finished one with ``--resume``, and trains the rest. With several GPUs the
-runs go in parallel, one per GPU (:mod:`ganvas.sweep_parallel`).
+runs go in parallel, one per GPU (:mod:`ganvas.sweep.parallel`).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import sys
@@ -23,25 +22,19 @@ import click
 
 from ganvas import config as config_mod
 from ganvas.errors import GanvasError
+from ganvas.report.compare import (SCORE_COLUMNS, comparison_section, markdown_table,
+                                   score_row)
+from ganvas.report.document import write_run_report
+from ganvas.report.html import page, write_html
+from ganvas.report.run_data import load_run, read_json_object
+from ganvas.sweep.parallel import train_in_parallel
+from ganvas.sweep.plan import (FINISHED, LIST_OPTIONS, Job, check_plan, combinations,
+                               default_devices, find_run, job_state, label, parse_vary,
+                               run_desc)
 from ganvas.training.cli_options import config_options
+from ganvas.training import session
 from ganvas.utils.cli import user_errors
-from ganvas.utils.io import write_json
-
-#: Options whose own value is a comma list: their --vary values are separated by "/".
-LIST_OPTIONS = {"betas", "soft_labels", "diffaugment", "metrics"}
-#: Options the sweep sets itself.
-SWEEP_OWNED = {"outdir", "desc", "data"}
-FINISHED = ("budget", "diverged")  # a diverged run would diverge again: not retried
-
-
-@dataclass
-class Job:
-    """A combination still to train (``resume_dir``: the half-finished run to continue)."""
-
-    head: str
-    settings: dict[str, str]
-    desc: str
-    resume_dir: Path | None = None
+from ganvas.utils.io import atomic_open, write_json
 
 
 @dataclass
@@ -51,79 +44,6 @@ class SweepResult:
     trained: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     stopped: str = "done"
-
-
-def parse_vary(items: Sequence[str]) -> dict[str, list[str]]:
-    """``["lr_d=1e-4,2e-4", "batch=32"]`` -> ``{"lr_d": ["1e-4", "2e-4"], "batch": ["32"]}``."""
-    grid: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        name = key.strip().lstrip("-").replace("-", "_")
-        if not sep or not name or not values.strip():
-            raise GanvasError(f"--vary: {item!r} is not KEY=V1,V2,... (e.g. lr_d=1e-4,2e-4)")
-        if name not in config_mod.OPTIONS:
-            raise GanvasError(f"--vary: unknown option {key.strip()!r} (see ganvas train --help)")
-        if name in SWEEP_OWNED:
-            raise GanvasError(f"--vary: {name} cannot be varied (the sweep sets it)")
-        if name in grid:
-            raise GanvasError(f"--vary: {name} is given twice")
-        separator = "/" if name in LIST_OPTIONS else ","
-        grid[name] = [v.strip() for v in values.split(separator) if v.strip()]
-    if not grid:
-        raise GanvasError("--vary: give at least one KEY=V1,V2,...")
-    return grid
-
-
-def combinations(grid: dict[str, list[str]]) -> list[dict[str, str]]:
-    """The cartesian product of the grid, first key varying slowest."""
-    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-
-
-def run_desc(settings: dict[str, str]) -> str:
-    """``{"lr_d": "1e-4", "batch": "32"}`` -> ``lr_d1e-4-batch32`` (safe in a folder name)."""
-    return "-".join(re.sub(r"[^A-Za-z0-9._=+-]", "_", f"{k}{v}") for k, v in settings.items())
-
-
-def label(settings: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
-
-
-def default_devices(options: dict[str, Any]) -> list[str]:
-    """Every CUDA GPU when there are several and ``--device`` is not given; else none."""
-    import torch
-
-    count = torch.cuda.device_count() if "device" not in options else 0
-    return [f"cuda:{i}" for i in range(count)] if count > 1 else []
-
-
-def find_run(folder: Path, desc: str) -> Path | None:
-    """The newest run folder of this combination (``NNNNN-<data>-<model>-<desc>``)."""
-    pattern = re.compile(r"^(\d+)-.*-" + re.escape(desc) + "$")
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir()
-             and (m := pattern.match(p.name))] if folder.is_dir() else []
-    return max(found)[1] if found else None
-
-
-def run_state(run_dir: Path | None) -> str:
-    """``new``, a finished reason (``budget``/``diverged``), or ``partial`` (resumable)."""
-    from ganvas.report.run_data import load_run
-
-    if run_dir is None or not (run_dir / "checkpoints" / "latest.pt").is_file():
-        return "new"
-    stopped = load_run(run_dir).stopped
-    return stopped if stopped in FINISHED else "partial"
-
-
-def check_plan(data: str | None, grid: dict[str, list[str]], options: dict[str, Any],
-               preset: str | None, config_file: str | None) -> None:
-    """Resolve every combination's config now, so a bad value fails before any training."""
-    for name in grid:
-        if options.get(name) is not None:
-            raise GanvasError(f"--vary {name}: also given as {config_mod.option_name(name)}; "
-                              "give it once")
-    for settings in combinations(grid):
-        config_mod.resolve({**options, "data": data, **settings}, preset=preset,
-                           config_file=config_file)
 
 
 def open_sweep_folder(data: str | None, grid: dict[str, list[str]], name: str | None,
@@ -178,10 +98,13 @@ def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
             else run_desc(settings)
         head = f"[{index}/{len(plan)}] {label(settings)}"
         run_dir = find_run(folder, desc)
-        state = run_state(run_dir)
+        state = job_state(run_dir)
         if state == "partial" and not resume:
             raise GanvasError(f"{run_dir}: stopped before its budget; add --resume to continue "
                               "it (or delete that folder to start it over)")
+        if state == "running":
+            raise GanvasError(f"{run_dir}: another process is training it now; wait for it "
+                              "or stop it first")
         if state in FINISHED:
             result.skipped.append(run_dir)  # type: ignore[arg-type]
             click.echo(f"{head}: already finished ({state}), skipped", err=True)
@@ -190,8 +113,6 @@ def run_sweep(data: str | None, vary: Sequence[str] | dict[str, list[str]], *,
 
     devices = list(devices) if devices is not None else default_devices(options)
     if len(devices) > 1:
-        from ganvas.sweep_parallel import train_in_parallel
-
         result.trained, result.stopped = train_in_parallel(
             jobs, devices, folder, data, options, preset, config_file)
     else:
@@ -208,21 +129,18 @@ def train_one_by_one(jobs: Sequence[Job], folder: Path, data: str | None,
                      options: dict[str, Any], preset: str | None, config_file: str | None,
                      progress: bool) -> tuple[list[Path], str]:
     """Train ``jobs`` in this process; stop at a Ctrl-C. Returns (run folders, how it ended)."""
-    from ganvas.report.document import write_run_report
-    from ganvas.training.session import train
-
     trained = []
     for job in jobs:
         click.echo(f"{job.head}: training", err=True)
         if job.resume_dir is not None:
-            outcome = train(resume=job.resume_dir, progress=progress,
-                            write_report=write_run_report,
-                            **({"device": options["device"]} if "device" in options else {}))
+            outcome = session.train(
+                resume=job.resume_dir, progress=progress, write_report=write_run_report,
+                **({"device": options["device"]} if "device" in options else {}))
         else:
-            outcome = train(data, preset=preset, config_file=config_file, progress=progress,
-                            write_report=write_run_report,
-                            **{**options, **job.settings, "outdir": str(folder),
-                               "desc": job.desc})
+            outcome = session.train(
+                data, preset=preset, config_file=config_file, progress=progress,
+                write_report=write_run_report,
+                **{**options, **job.settings, "outdir": str(folder), "desc": job.desc})
         trained.append(outcome.run_dir)
         if outcome.stopped == "interrupted":
             return trained, "interrupted"
@@ -230,20 +148,12 @@ def train_one_by_one(jobs: Sequence[Job], folder: Path, data: str | None,
 
 
 def read_sweep_json(folder: Path) -> dict[str, Any]:
-    from ganvas.report.run_data import read_json_object
-
     return read_json_object(folder / "sweep.json")
 
 
 def write_sweep_pages(folder: Path, grid: dict[str, list[str]], plan: list[dict[str, str]],
                       run_dirs: Sequence[Path | None]) -> None:
     """``sweep.md`` and ``sweep.html``: the table of every combination, and curves overlaid."""
-    from ganvas.report.compare import SCORE_COLUMNS, comparison_section, markdown_table, \
-        score_row
-    from ganvas.report.html import page, write_html
-    from ganvas.report.run_data import load_run
-    from ganvas.utils.io import atomic_open
-
     runs = {i: load_run(d) for i, d in enumerate(run_dirs) if d is not None}
     headers = [*grid, *SCORE_COLUMNS, "run folder"]
     rows = []
