@@ -22,6 +22,7 @@ demo: setup
 	$(BIN)/ganvas demo
 
 test: setup
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-all: setup

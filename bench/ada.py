@@ -42,10 +42,11 @@ import ganvas
 from ganvas.data.packed import PackedDataset, finish_packed, is_packed
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
-from ganvas.report.charts import line_chart, series_of
+from ganvas.utils.charts import line_chart, series_of
 from ganvas.render import load_discriminator, load_generator
 from ganvas.runs.records import read_jsonl
 from ganvas.utils.io import atomic_path, write_json
+from ganvas.utils.markdown import markdown_table
 
 from quality import DATASETS, reference_images
 from tables import budget_of, fill_table, finished_run
@@ -184,19 +185,17 @@ def plot_runs(rows: dict[str, dict], path: Path) -> None:
 def print_table(rows: dict[str, dict], title: str) -> None:
     base = rows.get("noaug", {}).get("fid")
     print(f"\n{title}\n")
-    print("| run | trained on | kimg | FID | FID / noaug | KID×1000 | p at end | D accuracy | "
-          "D: own > held-out | held-out > fakes |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in rows.values():
-        fid = f"{row['fid']:.1f}" if "fid" in row else "-"
-        ratio = f"{row['fid'] / base:.2f}" if base and "fid" in row else "-"
-        kid = f"{row['kid_x1000']:.1f}" if "kid_x1000" in row else "-"
-        p = f"{row['ada_p']:.3f}" if row.get("ada_p") is not None else "-"
-        acc = f"{row['D_accuracy']:.3f}" if row.get("D_accuracy") is not None else "-"
-        areas = " | ".join(f"{row[key]:.3f}" if key in row else "-" for key in
-                           ("auc_trained_held_out", "auc_held_out_fakes"))
-        print(f"| {row['run']} | {row['data']} | {row['kimg']} | {fid} | {ratio} | {kid} | "
-              f"{p} | {acc} | {areas} |")
+
+    def number(row: dict, key: str, digits: int) -> str:
+        return f"{row[key]:.{digits}f}" if row.get(key) is not None else "-"
+    lines = [[row["run"], row["data"], row["kimg"], number(row, "fid", 1),
+              f"{row['fid'] / base:.2f}" if base and "fid" in row else "-",
+              number(row, "kid_x1000", 1), number(row, "ada_p", 3),
+              number(row, "D_accuracy", 3), number(row, "auc_trained_held_out", 3),
+              number(row, "auc_held_out_fakes", 3)] for row in rows.values()]
+    print(markdown_table(["run", "trained on", "kimg", "FID", "FID / noaug", "KID×1000",
+                          "p at end", "D accuracy", "D: own > held-out", "held-out > fakes"],
+                         lines))
     protocols = [row["protocol"] for row in rows.values() if "protocol" in row]
     if protocols:
         print(f"\nprotocol: {protocols[0]}")

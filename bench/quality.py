@@ -29,6 +29,7 @@ from ganvas.data.packed import PackedDataset
 from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.metrics import evaluate
 from ganvas.metrics.sources import ArraySide
+from ganvas.utils.markdown import markdown_table
 
 from tables import budget_of, fill_table, finished_run
 
@@ -95,12 +96,10 @@ def run_recipe(name: str, packed: Path, args: argparse.Namespace) -> dict:
 def print_table(rows: dict[str, dict], title: str) -> None:
     base = rows.get(BASELINE, {}).get("fid")
     print(f"\n{title}\n")
-    print("| recipe | kimg | FID | FID / textbook | KID×1000 |")
-    print("| --- | --- | --- | --- | --- |")
-    for row in sorted(rows.values(), key=lambda r: r["fid"]):
-        ratio = f"{row['fid'] / base:.2f}" if base else "(no baseline yet)"
-        print(f"| {row['recipe']} | {row['kimg']} | {row['fid']:.1f} | {ratio} | "
-              f"{row['kid_x1000']:.1f} |")
+    lines = [[row["recipe"], row["kimg"], f"{row['fid']:.1f}",
+              f"{row['fid'] / base:.2f}" if base else "(no baseline yet)",
+              f"{row['kid_x1000']:.1f}"] for row in sorted(rows.values(), key=lambda r: r["fid"])]
+    print(markdown_table(["recipe", "kimg", "FID", "FID / textbook", "KID×1000"], lines))
     if rows:
         print(f"\nprotocol: {next(iter(rows.values()))['protocol']}")
 

@@ -1,25 +1,18 @@
-"""Shared fixtures: tiny, fast training configurations and the optional ../shared data."""
+"""Shared fixtures: an isolated cache for every test, the optional ../shared data, one tiny
+trained run per session, and fake NVIDIA modules for the pickle importer (plain helpers are in
+``tests/helpers.py``)."""
 
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
+from torch import nn
 
-SHARED_DATA = Path(os.environ.get("GANVAS_SHARED_DATA",
-                                  Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-
-# A DCGAN small enough to train a few steps in a second on a laptop CPU.
-TINY = dict(data="mnist-test", resolution=32, g_channels=8, d_channels=8, batch=16,
-            log_every=1, snapshot_kimg=1000.0, grid=16, z_dim=16, report=False, diffaugment="")
-
-
-def cli_args(options: dict) -> list[str]:
-    """``ganvas train`` arguments for a dict of options (DATA first; flags for booleans)."""
-    from ganvas.config import command_line
-
-    return [options["data"], *command_line({k: v for k, v in options.items() if k != "data"})]
+from tests.helpers import SHARED_DATA, TINY, train_once
 
 
 @pytest.fixture(autouse=True)
@@ -27,19 +20,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets a private cache folder, so nothing leaks between tests or into ~."""
     if "GANVAS_CACHE" not in os.environ or os.environ.get("GANVAS_TEST_SHARED_CACHE") is None:
         monkeypatch.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
-def image_folder(path: Path, n: int = 24, size: int = 32, seed: int = 0) -> Path:
-    """A folder of ``n`` random RGB PNGs (``0.png`` ...), as a user's pictures."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    path.mkdir()
-    for i in range(n):
-        image = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-        Image.fromarray(image).save(path / f"{i}.png")
-    return path
 
 
 @pytest.fixture
@@ -50,9 +30,54 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def objective_of(cfg, G, D, rng):
-    """The objective of a resolved config's family, as the training loop builds it."""
-    from ganvas.models import get_family
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-second DCGAN run (32 px, z_dim 16), trained once for all explore tests."""
+    return train_once(tmp_path_factory, "explore", kimg=0.032, **TINY)
 
-    return get_family(cfg.model).objective(cfg.family, cfg.objective, G, D, rng,
-                                           batch=cfg.optim.batch)
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    return tmp_path / "code-was-executed"
+
+
+@pytest.fixture
+def nvidia_modules(monkeypatch: pytest.MonkeyPatch, marker: Path) -> types.SimpleNamespace:
+    """Fake ``torch_utils.persistence`` and ``dnnlib.util`` with NVIDIA's pickling behaviour."""
+
+    def _reconstruct_persistent_obj(meta: dict) -> object:  # what NVIDIA's loader does
+        exec(meta["module_src"], {})  # noqa: S102 - the danger the importer must avoid
+        raise AssertionError("unreachable in these tests")
+
+    class EasyDict(dict):
+        pass
+
+    modules = {}
+    for name, attrs in {"torch_utils": {}, "dnnlib": {"EasyDict": EasyDict},
+                        "torch_utils.persistence": {"_reconstruct_persistent_obj":
+                                                    _reconstruct_persistent_obj},
+                        "dnnlib.util": {"EasyDict": EasyDict}}.items():
+        module = types.ModuleType(name)
+        for attr, value in attrs.items():
+            value.__module__, value.__qualname__ = name, attr
+            setattr(module, attr, value)
+        modules[name] = module
+        monkeypatch.setitem(sys.modules, name, module)
+    source = f"open({str(marker)!r}, 'w').write('pwned')\n"
+
+    class Persistent:
+        """Pickles like a ``@persistence.persistent_class`` instance of ``module``."""
+
+        def __init__(self, module: nn.Module, class_name: str, init_kwargs: dict):
+            self.module, self.class_name, self.init_kwargs = module, class_name, init_kwargs
+
+        def __reduce__(self) -> tuple:
+            state = dict(self.module.__dict__)
+            state["_modules"] = {name: Persistent(child, type(child).__name__, {})
+                                 for name, child in self.module._modules.items()}
+            state.update(_init_args=(), _init_kwargs=self.init_kwargs)
+            meta = dict(type="class", version=6, module_src=source,
+                        class_name=self.class_name, state=state)
+            return _reconstruct_persistent_obj, (meta,)
+
+    return types.SimpleNamespace(Persistent=Persistent, EasyDict=EasyDict)

@@ -11,7 +11,7 @@ import torch
 
 import ganvas
 from ganvas.cli import run
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:

@@ -16,8 +16,7 @@ import torch
 
 import ganvas
 from ganvas.utils import compile as compile_module
-from tests.conftest import TINY
-from tests.test_stylegan2_training import SG2
+from tests.helpers import SG2, TINY
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ import torch
 import ganvas
 from ganvas.config import OPTIONS, from_dict, resolve
 from ganvas.errors import GanvasError
-from tests.conftest import TINY
-from tests.explore_support import cli
-from tests.test_stylegan2_training import SG2
+from tests.helpers import SG2, TINY, cli
 
 DATA = Path(__file__).parent / "data"
 FAMILY_OPTIONS = {"dcgan": TINY, "stylegan2": SG2}

@@ -19,7 +19,7 @@ from ganvas.training import loop as loop_mod
 from ganvas.training.ema import ema_beta, make_ema, refresh_batchnorm, update_ema
 from ganvas.training.metrics_hook import TrainingMetrics
 from ganvas.training.optim import lazy_correction, make_optimizer
-from tests.conftest import TINY, objective_of
+from tests.helpers import TINY, objective_of
 
 
 def tiny_pair(**options):

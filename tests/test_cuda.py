@@ -13,9 +13,7 @@ import torch
 from PIL import Image
 
 import ganvas
-from tests.conftest import TINY
-from tests.explore_support import cli
-from tests.test_stylegan2_training import SG2
+from tests.helpers import SG2, TINY, cli
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import ganvas
-from tests.conftest import TINY, cli_args
+from tests.helpers import TINY, cli_args
 
 # No BatchNorm: per-rank batch statistics would differ from the global batch's by design.
 OPTIONS = dict(TINY, g_norm="none", d_norm="none", precision="fp32", batch=16, kimg=0.064,

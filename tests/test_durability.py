@@ -14,10 +14,10 @@ import torch
 
 import ganvas
 from ganvas.errors import GanvasError
+from tests.helpers import TINY, cli_args, image_folder
 from ganvas.runs.checkpoint import load_checkpoint
 from ganvas.training.run_dir import next_run_dir
 from ganvas.utils import io
-from tests.conftest import TINY, cli_args, image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,6 +79,7 @@ FULL_DISK = """
 import resource, signal, sys
 import ganvas
 from ganvas.cli import run
+from tests.helpers import TINY, cli_args, image_folder
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

@@ -13,7 +13,7 @@ from PIL import Image
 from ganvas.explore.arithmetic import Evaluator, arithmetic, top_terms
 from ganvas.explore.expression import ExpressionError, Mean, Scaled, Seed, Sum, parse
 from ganvas.render import LatentSpace
-from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run, varied_dcgan  # noqa: F401
+from tests.helpers import FakeStyleGAN, cli, error_line, varied_dcgan
 
 
 def test_precedence_and_the_meaning_of_numbers() -> None:

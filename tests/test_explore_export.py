@@ -13,7 +13,7 @@ from ganvas.errors import GanvasError
 from ganvas.explore.export import export
 from ganvas.render import seed_latent
 from ganvas.render import load_generator
-from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run  # noqa: F401
+from tests.helpers import FakeStyleGAN, cli, error_line
 
 
 def test_torchscript_reproduces_the_generator(tmp_path: Path, tiny_run: Path,

@@ -12,7 +12,7 @@ from PIL import Image
 from ganvas.render import LatentSpace
 from ganvas.explore.generate import generate
 from ganvas.render import load_generator
-from tests.explore_support import cli, error_line, tiny_run  # noqa: F401  (fixture)
+from tests.helpers import cli, error_line
 
 
 def pixels(path: Path) -> np.ndarray:

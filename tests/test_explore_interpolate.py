@@ -11,7 +11,7 @@ from PIL import Image
 
 from ganvas.explore.interpolate import interpolation_frames, walk
 from ganvas.render import LatentSpace, slerp
-from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run, varied_dcgan  # noqa: F401
+from tests.helpers import FakeStyleGAN, cli, error_line, varied_dcgan
 
 
 def test_walk_hits_every_key_seed_and_slerps_between() -> None:

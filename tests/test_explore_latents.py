@@ -12,7 +12,7 @@ import torch
 from ganvas.errors import GanvasError
 from ganvas.render import LatentSpace, lerp, load_latents, seed_latent, slerp
 from ganvas.utils.grid import to_uint8
-from tests.explore_support import FakeStyleGAN, varied_dcgan
+from tests.helpers import FakeStyleGAN, varied_dcgan
 
 
 def test_z_truncation_redraws_only_the_entries_beyond_psi() -> None:

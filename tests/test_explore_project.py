@@ -11,7 +11,7 @@ from PIL import Image
 
 from ganvas.render import LatentSpace
 from ganvas.explore.project import FeatureTap, load_photo, project_latent
-from tests.explore_support import FakeStyleGAN, cli, error_line, tiny_run, varied_dcgan  # noqa: F401
+from tests.helpers import FakeStyleGAN, cli, error_line, varied_dcgan
 
 
 def test_projection_in_z_recovers_a_generated_image() -> None:

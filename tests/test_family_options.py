@@ -7,7 +7,7 @@ import pytest
 
 from ganvas.config import resolve
 from ganvas.errors import GanvasError
-from tests.explore_support import cli, error_line
+from tests.helpers import cli, error_line
 
 
 @pytest.mark.parametrize("option, value, owner", [

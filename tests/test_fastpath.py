@@ -9,7 +9,7 @@ from ganvas.config import resolve
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
 from ganvas.training.fastpath import FastPath, channels_last, resolve_precision
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 CASES = {
     "r1": dict(r1=10.0, r1_every=1),
@@ -89,7 +89,7 @@ def test_sync_bn_on_cpu_processes_is_one_clear_error() -> None:
 def test_threads_sets_torchs_threads(tmp_path) -> None:
     import ganvas
     from ganvas.training.fastpath import available_cores
-    from tests.conftest import TINY
+    from tests.helpers import TINY
 
     before = torch.get_num_threads()
     try:

@@ -19,8 +19,7 @@ from ganvas.models import get_family
 from ganvas.training.distributed import Shard
 from ganvas.training.fastpath import FastPath
 from ganvas.training.loop import optimizer_step
-from tests.conftest import TINY
-from tests.test_training import losses_by_step
+from tests.helpers import TINY, losses_by_step
 
 ROOT = Path(__file__).resolve().parents[1]
 

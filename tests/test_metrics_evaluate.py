@@ -186,7 +186,7 @@ def test_run_folder_and_checkpoint_load_the_generator(tmp_path: Path, model: Inc
 def test_a_real_training_run_is_evaluated(tmp_path: Path, model: InceptionV3FID) -> None:
     """The generator path against the real ganvas.render.load_generator (a 1-second run)."""
     import ganvas
-    from tests.conftest import TINY
+    from tests.helpers import TINY
 
     run = ganvas.train(outdir=str(tmp_path), kimg=0.016, progress=False, **TINY).run_dir
     by_folder = evaluate("mnist-test", run, n=6, inception=model)

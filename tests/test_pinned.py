@@ -12,7 +12,7 @@ import json
 import pytest
 
 import ganvas
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 PINNED = [  # step, loss_D, loss_G
     (1, 1.5256011486053467, 0.6441873908042908),

@@ -14,8 +14,7 @@ from PIL import Image
 from ganvas.metrics.sources import GeneratorSide
 from ganvas.models.stylegan2 import Generator
 from ganvas.render import load_generator
-from tests.explore_support import cli, train_once
-from tests.test_stylegan2_training import SG2
+from tests.helpers import SG2, cli, train_once
 
 
 @pytest.fixture(scope="module")

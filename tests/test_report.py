@@ -19,12 +19,12 @@ import ganvas
 from ganvas.cli import run as cli_run
 from ganvas.errors import GanvasError
 from ganvas.report import write_report, write_run_report
-from ganvas.report.charts import moving_average
+from ganvas.utils.charts import moving_average
 from ganvas.report.commands import report_command
 from ganvas.report.compare import differing_settings
 from ganvas.report.document import evenly_spaced
 from ganvas.report.run_data import load_run
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 HOSTILE = "<script>alert(1)&amp"  # no "/": it is part of the folder name
 

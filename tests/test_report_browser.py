@@ -16,8 +16,8 @@ from PIL import Image
 
 import ganvas
 from ganvas.report import write_report
-from ganvas.report.charts import PALETTE
-from tests.conftest import TINY
+from ganvas.utils.charts import PALETTE
+from tests.helpers import TINY
 
 BROWSER = next((path for name in ("chromium", "chromium-browser", "google-chrome")
                 if (path := shutil.which(name))), None)

@@ -13,7 +13,7 @@ from PIL import Image
 
 import ganvas
 from ganvas.errors import GanvasError
-from tests.conftest import TINY, image_folder
+from tests.helpers import TINY, image_folder
 
 
 def lrs_by_step(run_dir: Path) -> list[tuple[int, float, float]]:

@@ -15,7 +15,7 @@ from ganvas.config import flatten, resolve
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
 from ganvas.objective.adversarial import score_stats
-from tests.conftest import TINY, cli_args, objective_of
+from tests.helpers import TINY, cli_args, objective_of
 
 
 def tiny_pair(**options):

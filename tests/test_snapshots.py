@@ -13,9 +13,7 @@ import ganvas
 from ganvas.errors import GanvasError
 from ganvas.metrics.sources import open_side
 from ganvas.runs.checkpoint import find_checkpoint, snapshot_name
-from tests.conftest import TINY
-from tests.explore_support import cli
-from tests.test_training import losses_by_step
+from tests.helpers import TINY, cli, losses_by_step
 
 
 def test_snapshot_names() -> None:

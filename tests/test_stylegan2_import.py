@@ -13,7 +13,6 @@ import os
 import pickle
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -22,88 +21,7 @@ from torch import nn
 
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import Discriminator, Generator, import_network_pickle
-
-G_KWARGS = dict(z_dim=8, w_dim=8, resolution=16, img_channels=3, channel_base=64,
-                channel_max=16, map_layers=2)
-D_KWARGS = dict(resolution=16, img_channels=3, channel_base=64, channel_max=16, mbstd_group=2)
-
-
-@pytest.fixture
-def marker(tmp_path: Path) -> Path:
-    return tmp_path / "code-was-executed"
-
-
-@pytest.fixture
-def nvidia_modules(monkeypatch: pytest.MonkeyPatch, marker: Path) -> types.SimpleNamespace:
-    """Fake ``torch_utils.persistence`` and ``dnnlib.util`` with NVIDIA's pickling behaviour."""
-
-    def _reconstruct_persistent_obj(meta: dict) -> object:  # what NVIDIA's loader does
-        exec(meta["module_src"], {})  # noqa: S102 - the danger the importer must avoid
-        raise AssertionError("unreachable in these tests")
-
-    class EasyDict(dict):
-        pass
-
-    modules = {}
-    for name, attrs in {"torch_utils": {}, "dnnlib": {"EasyDict": EasyDict},
-                        "torch_utils.persistence": {"_reconstruct_persistent_obj":
-                                                    _reconstruct_persistent_obj},
-                        "dnnlib.util": {"EasyDict": EasyDict}}.items():
-        module = types.ModuleType(name)
-        for attr, value in attrs.items():
-            value.__module__, value.__qualname__ = name, attr
-            setattr(module, attr, value)
-        modules[name] = module
-        monkeypatch.setitem(sys.modules, name, module)
-    source = f"open({str(marker)!r}, 'w').write('pwned')\n"
-
-    class Persistent:
-        """Pickles like a ``@persistence.persistent_class`` instance of ``module``."""
-
-        def __init__(self, module: nn.Module, class_name: str, init_kwargs: dict):
-            self.module, self.class_name, self.init_kwargs = module, class_name, init_kwargs
-
-        def __reduce__(self) -> tuple:
-            state = dict(self.module.__dict__)
-            state["_modules"] = {name: Persistent(child, type(child).__name__, {})
-                                 for name, child in self.module._modules.items()}
-            state.update(_init_args=(), _init_kwargs=self.init_kwargs)
-            meta = dict(type="class", version=6, module_src=source,
-                        class_name=self.class_name, state=state)
-            return _reconstruct_persistent_obj, (meta,)
-
-    return types.SimpleNamespace(Persistent=Persistent, EasyDict=EasyDict)
-
-
-def reference_kwargs(easy: type, c_dim: int = 0) -> tuple[dict, dict]:
-    """NVIDIA-style constructor kwargs for G_KWARGS / D_KWARGS."""
-    g = easy(z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=16, img_channels=3,
-             mapping_kwargs=easy(num_layers=2),
-             synthesis_kwargs=easy(channel_base=64, channel_max=16, num_fp16_res=4,
-                                   conv_clamp=None))
-    d = easy(c_dim=c_dim, img_resolution=16, img_channels=3, channel_base=64, channel_max=16,
-             num_fp16_res=4, conv_clamp=None, block_kwargs=easy(), mapping_kwargs=easy(),
-             epilogue_kwargs=easy(mbstd_group_size=2))
-    return g, d
-
-
-def write_snapshot(path: Path, fake: types.SimpleNamespace, c_dim: int = 0) -> dict:
-    torch.manual_seed(0)
-    nets = {"G": Generator(**G_KWARGS), "D": Discriminator(**D_KWARGS),
-            "G_ema": Generator(**G_KWARGS)}
-    for net in nets.values():
-        for p in net.parameters():
-            p.data.normal_()
-    g_kwargs, d_kwargs = reference_kwargs(fake.EasyDict, c_dim)
-    snapshot = {key: fake.Persistent(net.eval().requires_grad_(False),
-                                     "Discriminator" if key == "D" else "Generator",
-                                     d_kwargs if key == "D" else g_kwargs)
-                for key, net in nets.items()}
-    snapshot["training_set_kwargs"] = fake.EasyDict(path="data.zip", resolution=16)
-    snapshot["augment_pipe"] = None
-    path.write_bytes(pickle.dumps(snapshot))
-    return nets
-
+from tests.helpers import D_KWARGS, G_KWARGS, write_snapshot
 
 def test_plain_pickle_would_execute_the_source(tmp_path: Path, nvidia_modules, marker) -> None:
     """The fixture is faithful: loading it the usual way runs module_src."""

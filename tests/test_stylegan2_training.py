@@ -15,14 +15,7 @@ from ganvas.cli import run as cli_run
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import Generator
 from ganvas.render import load_generator
-from tests.conftest import TINY
-from tests.test_stylegan2_import import marker, nvidia_modules, write_snapshot  # noqa: F401
-
-# A StyleGAN2 small enough for a few steps a second: widths 8-16, w 16, 2 mapping layers.
-SG2 = dict({k: v for k, v in TINY.items() if k not in ("g_channels", "d_channels")},
-           model="stylegan2", cfg="small", channel_base=256, channel_max=16, w_dim=16,
-           map_layers=2, batch=8)
-
+from tests.helpers import SG2, TINY, write_snapshot
 
 def rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]

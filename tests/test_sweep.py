@@ -13,7 +13,7 @@ from ganvas.config import flatten
 from ganvas.errors import GanvasError
 from ganvas.sweep import combinations, parse_vary, run_desc, run_sweep, sweep_command
 from ganvas.training import loop, session
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 FIXED = {k: v for k, v in TINY.items() if k not in ("data", "batch")}
 

@@ -17,7 +17,7 @@ from ganvas.models import get_family
 from ganvas.presets import PRESETS
 from ganvas.training.optim import make_optimizer
 from ganvas.training.watch import DivergenceWatch
-from tests.conftest import TINY, objective_of
+from tests.helpers import TINY, objective_of
 
 
 def stats(run_dir: Path) -> list[dict]:

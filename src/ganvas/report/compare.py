@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ganvas.config import flatten
-from ganvas.report.charts import line_chart, series_of
+from ganvas.utils.charts import line_chart, series_of
 from ganvas.report.html import Html, data_uri, duration, esc, fmt, img, section, table, tag
 from ganvas.report.run_data import RunData
 
@@ -107,14 +107,3 @@ def join_codes(keys: Sequence[str]) -> list[Html]:
     for index, key in enumerate(keys):
         parts.append(Html(("" if index == 0 else ", ") + f"<code>{esc(key)}</code>"))
     return parts
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
-    def cell(text: Any) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |",
-             "| " + " | ".join("---" for _ in headers) + " |"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-

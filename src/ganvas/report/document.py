@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ganvas.config import flatten, group_of
-from ganvas.report.charts import line_chart, series_of
+from ganvas.utils.charts import line_chart, series_of
 from ganvas.report.compare import chart_grid, comparison_section, flat_config
 from ganvas.report.html import (Html, duration, fmt, image_uri, img, page, table, tag,
                                 write_html)

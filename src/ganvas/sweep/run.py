@@ -22,8 +22,7 @@ import click
 
 from ganvas import config as config_mod
 from ganvas.errors import GanvasError
-from ganvas.report.compare import (SCORE_COLUMNS, comparison_section, markdown_table,
-                                   score_row)
+from ganvas.report.compare import SCORE_COLUMNS, comparison_section, score_row
 from ganvas.report.document import write_run_report
 from ganvas.report.html import page, write_html
 from ganvas.report.run_data import load_run, read_json_object
@@ -35,6 +34,7 @@ from ganvas.training.cli_options import config_options
 from ganvas.training import session
 from ganvas.utils.cli import user_errors
 from ganvas.utils.io import atomic_open, write_json
+from ganvas.utils.markdown import markdown_table
 
 
 @dataclass

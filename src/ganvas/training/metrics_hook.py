@@ -17,32 +17,20 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ganvas.config import TrainConfig
+from ganvas.config import TrainConfig, parse_metric_list
 from ganvas.data import ImageSet
-from ganvas.errors import GanvasError
 from ganvas.metrics.sources import ArraySide
-from ganvas.training.plots import line_plot
 from ganvas.runs.records import append_jsonl, read_jsonl
+from ganvas.training.plots import line_plot
 
-METRICS = ("fid", "kid", "pr")
 REFERENCE_SEED = 0  # which training images form the real side of in-training metrics
-
-
-def parse_metrics(text: str) -> tuple[str, ...]:
-    """``'fid,kid'`` -> ('fid', 'kid'), checked."""
-    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
-    for name in names:
-        if name not in METRICS:
-            raise GanvasError(f"--metrics: unknown metric {name!r} (choose from "
-                              f"{', '.join(METRICS)})")
-    return names
 
 
 class TrainingMetrics:
     """Decides when to evaluate, evaluates, records, and tracks the best FID."""
 
     def __init__(self, cfg: TrainConfig, data: ImageSet, run_dir: Path, device: str) -> None:
-        self.names = parse_metrics(cfg.run.metrics)
+        self.names = tuple(parse_metric_list(cfg.run.metrics))
         self.every_nimg = int(cfg.run.metric_every * 1000)
         self.n = cfg.run.metric_n
         self.data, self.run_dir, self.device = data, run_dir, device

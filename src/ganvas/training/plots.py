@@ -1,44 +1,22 @@
-"""Plots a person can look at while training runs: losses and D's scores against kimg."""
+"""Plots a person can look at while training runs: losses, D's scores and ADA against kimg
+(drawn by the one chart stack, :mod:`ganvas.utils.charts`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ganvas.utils.io import atomic_path  # noqa: E402
-
-
-LABELS = {"D_real": "D(x)", "D_fake": "D(G(z))", "D_accuracy": "D accuracy",
-          "ada_p": "ADA p", "ada_rt": "ADA r_t"}
+from ganvas.utils.charts import line_chart, series_of
+from ganvas.utils.io import atomic_open
 
 
 def line_plot(path: Path, records: Sequence[dict[str, Any]], keys: Sequence[str], title: str,
               ylabel: str, ylim: tuple[float, float] | None = None, x: str = "kimg") -> None:
     """Draw ``keys`` of ``records`` against ``x`` into a PNG, atomically."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for key in keys:
-        pts = [(r[x], r[key]) for r in records if r.get(key) is not None and x in r]
-        if pts:
-            xs, ys = zip(*pts)
-            ax.plot(xs, ys, label=LABELS.get(key, key), linewidth=1.2)
-    ax.set_xlabel(x)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best")
-    fig.tight_layout()
+    lines = [line for key in keys if (line := series_of(records, key, x=x)) is not None]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    with atomic_open(path, "wb") as f:
+        f.write(line_chart(lines, title, ylabel, xlabel=x, ylim=ylim, size=(8, 4.5)))
 
 
 def training_plots(run_dir: Path, records: Sequence[dict[str, Any]]) -> None:

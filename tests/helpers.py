@@ -1,22 +1,66 @@
-"""What the explore tests share: one tiny trained run per session, a DCGAN whose images differ
-clearly from seed to seed, and a fake StyleGAN2 with the mapping/synthesis interface.
-
-Import the fixtures into a test module (``from tests.explore_support import tiny_run``) to use
-them.
-"""
+"""What the tests share, other than fixtures (those are in conftest.py): tiny configurations,
+the command line run in-process, small networks and fake NVIDIA pickles."""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 import ganvas
 from ganvas.cli import run
+from ganvas.config import command_line
+from ganvas.models import get_family
 from ganvas.models.dcgan import DCGANSpec, Discriminator, Generator
-from tests.conftest import TINY
+from ganvas.models.stylegan2 import Discriminator as StyleGAN2Discriminator
+from ganvas.models.stylegan2 import Generator as StyleGAN2Generator
+
+SHARED_DATA = Path(os.environ.get("GANVAS_SHARED_DATA",
+                                  Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+# A DCGAN small enough to train a few steps in a second on a laptop CPU.
+TINY = dict(data="mnist-test", resolution=32, g_channels=8, d_channels=8, batch=16,
+            log_every=1, snapshot_kimg=1000.0, grid=16, z_dim=16, report=False, diffaugment="")
+
+
+# A StyleGAN2 small enough for a few steps a second: widths 8-16, w 16, 2 mapping layers.
+SG2 = dict({k: v for k, v in TINY.items() if k not in ("g_channels", "d_channels")},
+           model="stylegan2", cfg="small", channel_base=256, channel_max=16, w_dim=16,
+           map_layers=2, batch=8)
+
+
+def cli_args(options: dict) -> list[str]:
+    """``ganvas train`` arguments for a dict of options (DATA first; flags for booleans)."""
+    return [options["data"], *command_line({k: v for k, v in options.items() if k != "data"})]
+
+
+def image_folder(path: Path, n: int = 24, size: int = 32, seed: int = 0) -> Path:
+    """A folder of ``n`` random RGB PNGs (``0.png`` ...), as a user's pictures."""
+    rng = np.random.default_rng(seed)
+    path.mkdir()
+    for i in range(n):
+        image = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(image).save(path / f"{i}.png")
+    return path
+
+
+def objective_of(cfg, G, D, rng):
+    """The objective of a resolved config's family, as the training loop builds it."""
+    return get_family(cfg.model).objective(cfg.family, cfg.objective, G, D, rng,
+                                           batch=cfg.optim.batch)
+
+
+def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
+    records = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss_D"], r["loss_G"]) for r in records]
 
 
 def train_once(factory: pytest.TempPathFactory, label: str, **options: object) -> Path:
@@ -26,12 +70,6 @@ def train_once(factory: pytest.TempPathFactory, label: str, **options: object) -
         result = ganvas.train(outdir=str(factory.mktemp(f"{label}-runs")), progress=False,
                               **options)
     return result.run_dir
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 1-second DCGAN run (32 px, z_dim 16), trained once for all explore tests."""
-    return train_once(tmp_path_factory, "explore", kimg=0.032, **TINY)
 
 
 def cli(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
@@ -109,3 +147,38 @@ class FakeStyleGAN(nn.Module):
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: str = "const") -> torch.Tensor:
         return self.synthesis(self.mapping(z, truncation_psi), noise_mode=noise_mode)
+
+
+G_KWARGS = dict(z_dim=8, w_dim=8, resolution=16, img_channels=3, channel_base=64,
+                channel_max=16, map_layers=2)
+D_KWARGS = dict(resolution=16, img_channels=3, channel_base=64, channel_max=16, mbstd_group=2)
+
+
+def reference_kwargs(easy: type, c_dim: int = 0) -> tuple[dict, dict]:
+    """NVIDIA-style constructor kwargs for G_KWARGS / D_KWARGS."""
+    g = easy(z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=16, img_channels=3,
+             mapping_kwargs=easy(num_layers=2),
+             synthesis_kwargs=easy(channel_base=64, channel_max=16, num_fp16_res=4,
+                                   conv_clamp=None))
+    d = easy(c_dim=c_dim, img_resolution=16, img_channels=3, channel_base=64, channel_max=16,
+             num_fp16_res=4, conv_clamp=None, block_kwargs=easy(), mapping_kwargs=easy(),
+             epilogue_kwargs=easy(mbstd_group_size=2))
+    return g, d
+
+
+def write_snapshot(path: Path, fake: types.SimpleNamespace, c_dim: int = 0) -> dict:
+    torch.manual_seed(0)
+    nets = {"G": StyleGAN2Generator(**G_KWARGS), "D": StyleGAN2Discriminator(**D_KWARGS),
+            "G_ema": StyleGAN2Generator(**G_KWARGS)}
+    for net in nets.values():
+        for p in net.parameters():
+            p.data.normal_()
+    g_kwargs, d_kwargs = reference_kwargs(fake.EasyDict, c_dim)
+    snapshot = {key: fake.Persistent(net.eval().requires_grad_(False),
+                                     "Discriminator" if key == "D" else "Generator",
+                                     d_kwargs if key == "D" else g_kwargs)
+                for key, net in nets.items()}
+    snapshot["training_set_kwargs"] = fake.EasyDict(path="data.zip", resolution=16)
+    snapshot["augment_pipe"] = None
+    path.write_bytes(pickle.dumps(snapshot))
+    return nets

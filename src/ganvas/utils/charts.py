@@ -1,4 +1,5 @@
-"""Line charts for reports, drawn with matplotlib into PNG bytes (never to a file).
+"""Line charts, drawn with matplotlib into PNG bytes: one chart stack for the report's pages
+and the training loop's ``plots/*.png``.
 
 Noisy training curves (a point per log interval) are drawn faintly with a moving average over
 them, so the trend is readable without hiding the noise. Text and axes are dark grey, never
@@ -18,7 +19,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ganvas.training.plots import LABELS  # noqa: E402
 
 #: Series colours, in order (matplotlib's "tab10", which colour-blind readers tell apart best).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -37,10 +37,14 @@ class Series:
     ys: Sequence[float]
 
 
+#: Legend text of the stats and metrics keys that are not self-explanatory.
+LABELS = {"D_real": "D(x)", "D_fake": "D(G(z))", "D_accuracy": "D accuracy", "ada_p": "ADA p",
+          "ada_rt": "ADA r_t", "img_per_s": "images/s", "kid_mean": "KID", "fid": "FID"}
+
+
 def label_of(key: str) -> str:
     """Legend text for a stats key: ``D_real`` -> ``D(x)``."""
-    return LABELS.get(key, {"ada_p": "ADA p", "ada_rt": "ADA r_t", "img_per_s": "images/s",
-                            "kid_mean": "KID", "fid": "FID"}.get(key, key))
+    return LABELS.get(key, key)
 
 
 def series_of(records: Sequence[dict], key: str, label: str | None = None,
