@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from torch import nn
 
 
+# The public API imports lazily: importing any ganvas module runs this file first, and it must
+# not pull in the whole package (torch, training) for ``ganvas.errors`` or a data worker.
+
+
 def train(data: str | None = None, **options: Any) -> Any:
     """Train a GAN; see :func:`ganvas.training.session.train` for the options. The run ends
     with its ``report.html`` (unless ``report=False``)."""

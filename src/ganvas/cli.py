@@ -17,10 +17,13 @@ from ganvas.errors import GanvasError
 from ganvas.explore.commands import (arithmetic_command, export_command, generate_command,
                                      interpolate_command, project_command)
 from ganvas.metrics.commands import evaluate_command
-from ganvas.training.import_network import import_command
 from ganvas.report.commands import report_command
+from ganvas.report.document import write_run_report
 from ganvas.sweep import sweep_command
 from ganvas.training.cli_options import SectionedCommand, config_options
+from ganvas.training.import_network import import_command
+from ganvas.training.session import config_json
+from ganvas.training.session import train as run_training
 
 DEMO_KIMG = 120.0  # digits are clear by then (docs/benchmarks.md)
 DEMO_MINUTES = 1.5  # what DEMO_KIMG took on the reference 2-core CPU (bf16)
@@ -54,9 +57,6 @@ def main() -> None:
 def train(data: str | None, preset: str | None, config_file: str | None, resume: str | None,
           dry_run: bool, progress: bool, **options: Any) -> None:
     """Train a GAN on DATA: 'mnist', a folder or archive of images, or a packed dataset."""
-    from ganvas.report.document import write_run_report
-    from ganvas.training.session import config_json, train as run_training
-
     result = run_training(data, resume=resume, preset=preset, config_file=config_file,
                           dry_run=dry_run, progress=progress, write_report=write_run_report,
                           **options)
@@ -90,12 +90,11 @@ def report_run(result: Any) -> None:
 @click.option("--outdir", default="runs", show_default=True)
 def demo(kimg: float, outdir: str) -> None:
     """Train a 32 px DCGAN on the built-in MNIST digits (1-3 minutes on 2 CPU cores)."""
-    from ganvas import train as run_training
-
     click.echo(f"ganvas demo: training a 32 px DCGAN on MNIST for {kimg:g} thousand images; "
                f"about {kimg / DEMO_KIMG * DEMO_MINUTES:.0f} minutes on a 2-core laptop CPU "
                "(the progress bar shows this machine's estimate)")
-    result = run_training("mnist", kimg=kimg, outdir=outdir, desc="demo", **DEMO_OPTIONS)
+    result = run_training("mnist", kimg=kimg, outdir=outdir, desc="demo",
+                          write_report=write_run_report, **DEMO_OPTIONS)
     report_run(result)
     click.echo(f"open {sorted(result.run_dir.glob('fakes_*.png'))[-1]} to see generated digits")
 

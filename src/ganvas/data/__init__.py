@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from ganvas.data import builtin
+from ganvas.data.packed import PackedDataset, is_packed
+from ganvas.data.prepare import PrepareOptions, prepare_cached
 from ganvas.errors import GanvasError
 
 
@@ -70,8 +72,6 @@ def default_resolution(spec: str) -> int:
     """Resolution to use when none is given: the packed set's, 32 for MNIST, else 64."""
     if spec in builtin.BUILTIN:
         return 32
-    from ganvas.data.packed import PackedDataset, is_packed
-
     if is_packed(spec):
         return PackedDataset.open(spec).resolution
     return 64
@@ -100,8 +100,6 @@ def open_training_data(spec: str, resolution: int, channels: int | None,
     if not path.exists():
         raise GanvasError(f"{spec}: no such file or folder (DATA must be 'mnist', a folder, "
                           "an archive or a packed dataset)")
-    from ganvas.data.packed import PackedDataset, is_packed
-
     if is_packed(path):
         packed = PackedDataset.open(path)
         if packed.resolution != resolution:
@@ -109,8 +107,6 @@ def open_training_data(spec: str, resolution: int, channels: int | None,
                               f"{resolution}; prepare it again at {resolution} px")
         return ImageSet(dataset_name(spec), to_channels(packed.images, channels),
                         packed.labels, {"source": str(path)})
-    from ganvas.data.prepare import PrepareOptions, prepare_cached
-
     options = PrepareOptions(resolution=resolution, channels=channels)
     packed = PackedDataset.open(prepare_cached(path, options, progress=progress))
     return ImageSet(dataset_name(spec), packed.images, packed.labels,

@@ -11,10 +11,19 @@ from typing import Any, Callable
 
 import click
 
-from ganvas.explore.media import IMAGE_FORMATS, VIDEO_FORMATS
-from ganvas.render import DEFAULT_BATCH, NOISE_MODES, PRECISIONS
+from ganvas.explore.arithmetic import arithmetic
+from ganvas.explore.export import export
+from ganvas.explore.expression import ExpressionError, parse
+from ganvas.explore.generate import generate
+from ganvas.explore.interpolate import interpolate
+from ganvas.explore.media import IMAGE_FORMATS, VIDEO_FORMATS, parse_grid, video_format
+from ganvas.explore.project import project
+from ganvas.explore.stylemix import style_mixing_grid
+from ganvas.render import (DEFAULT_BATCH, NOISE_MODES, PRECISIONS, load_discriminator,
+                           load_generator, parse_seeds)
 from ganvas.utils.cli import user_errors
 from ganvas.utils.device import pick_device
+from ganvas.utils.io import save_image, writable_folder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -45,8 +54,6 @@ def generator_options(func: Callable) -> Callable:
 
 
 def _load(run: str, ema: bool, device: str) -> Any:
-    from ganvas.render import load_generator
-
     return load_generator(run, device=pick_device(device), ema=ema)
 
 
@@ -79,16 +86,10 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
                      latents: str | None, style_mix: tuple[str, str] | None,
                      mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
-    from ganvas.explore.generate import generate
-    from ganvas.render import parse_seeds
-
     seed_list = parse_seeds(seeds) if seeds is not None else None
     if outdir is None:
         outdir = str(Path(run) / "generated") if Path(run).is_dir() else "generated"
     if style_mix is not None:
-        from ganvas.explore.stylemix import style_mixing_grid
-        from ganvas.utils.io import save_image, writable_folder
-
         grid_image = style_mixing_grid(_load(run, ema, device), parse_seeds(style_mix[0]),
                                        parse_seeds(style_mix[1]), mix_layers, truncation_psi,
                                        noise_mode, precision)
@@ -119,10 +120,6 @@ def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
                         precision: str, loop: bool, grid: str, fps: float,
                         batch: int) -> None:
     """A video walking through RUN's latent space from seed to seed."""
-    from ganvas.explore.interpolate import interpolate
-    from ganvas.explore.media import parse_grid, video_format
-    from ganvas.render import parse_seeds
-
     seed_list, shape = parse_seeds(seeds), parse_grid(grid)
     video_format(out)
     G = _load(run, ema, device)
@@ -146,8 +143,6 @@ def arithmetic_command(run: str, ema: bool, truncation_psi: float | None,
     Terms: a seed (12), mean(seeds), a latent file (@photo.npz or file(photo.npz)), a number
     times a term (0.5*mean(1,2)), term/number, + and -, parentheses.
     """
-    from ganvas.explore.arithmetic import arithmetic
-    from ganvas.explore.expression import ExpressionError, parse
 
     try:
         parse(expression)  # syntax errors before loading anything
@@ -180,9 +175,6 @@ def project_command(run: str, photo: str, outdir: str, steps: int, lr: float, se
                     feature_weight: float, video_format: str, ema: bool,
                     noise_mode: str | None, device: str, precision: str) -> None:
     """Find the latent of RUN's generator whose image best matches PHOTO."""
-    from ganvas.explore.project import project
-    from ganvas.render import load_discriminator
-
     G = _load(run, ema, device)
     D = load_discriminator(run, pick_device(device)) if feature_weight > 0 else None
     result, paths = project(G, D, photo, outdir, steps=steps, lr=lr,
@@ -206,8 +198,6 @@ def project_command(run: str, photo: str, outdir: str, steps: int, lr: float, se
 def export_command(run: str, export_format: str, out: str | None,
                    truncation_psi: float | None, ema: bool) -> None:
     """Save RUN's generator alone as TorchScript or ONNX (input z, output images)."""
-    from ganvas.explore.export import export
-
     if out is None:
         folder = Path(run) if Path(run).is_dir() else Path(".")
         out = str(folder / ("generator.pt" if export_format == "torchscript"

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ganvas.errors import GanvasError
-from ganvas.render import LatentSpace
+from ganvas.render import LatentSpace, parse_seeds
 from ganvas.utils.grid import make_grid
 
 DEFAULT_LAYERS = "0-6"
@@ -21,8 +21,6 @@ DEFAULT_LAYERS = "0-6"
 
 def parse_layers(text: str, num_ws: int) -> list[int]:
     """``'0-6'`` or ``'0,1,4-5'`` -> layer indices, checked against the generator's."""
-    from ganvas.render import parse_seeds
-
     try:
         layers = parse_seeds(text)
     except GanvasError:

@@ -12,11 +12,12 @@ from typing import Any
 import click
 
 from ganvas.errors import GanvasError
+from ganvas.metrics.evaluation import evaluate, score_items
+from ganvas.metrics.evaluation import save_stats as save
 from ganvas.utils.cli import user_errors
 
 
 def _print_scores(result: dict[str, Any]) -> None:
-    from ganvas.metrics.evaluation import score_items
 
     lines = [f"{name:10s} {value}" for name, value in score_items(result)]
     lines.append(f"protocol: {result['protocol']}")
@@ -57,7 +58,6 @@ def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: 
     saved statistics, or a generator (a run folder or a .pt checkpoint). With no metric flag,
     FID is computed. Scores print with a protocol line: quote it with the numbers.
     """
-    from ganvas.metrics.evaluation import evaluate, save_stats as save
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

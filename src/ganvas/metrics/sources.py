@@ -29,10 +29,15 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ganvas.data.builtin import mnist
+from ganvas.data.opening import open_source, source_identity
+from ganvas.data.packed import PackedDataset, is_packed
+from ganvas.data.sources import LocalFile, Unreadable
 from ganvas.errors import GanvasError
 from ganvas.metrics.inception import FEATURE_DIM
 from ganvas.render import DEFAULT_BATCH, LatentSpace, load_generator, seed_latent
 from ganvas.utils.grid import to_uint8
+
 
 BUILTIN_SETS = {"mnist": "train", "mnist-test": "test"}
 
@@ -85,7 +90,6 @@ class ArraySide(ImageSide):
 
 def _decode(payload: Any) -> np.ndarray:
     """A source payload (file, bytes or H×W[×C] array) → uint8 H×W×3; OSError if unreadable."""
-    from ganvas.data.sources import LocalFile, Unreadable
 
     if isinstance(payload, Unreadable):
         raise OSError(payload.reason)
@@ -105,7 +109,6 @@ class FileSide(ImageSide):
     """Image files in a folder or archive, via :func:`ganvas.data.opening.open_source`."""
 
     def __init__(self, path: Path) -> None:
-        from ganvas.data.opening import open_source
 
         super().__init__()
         self.path = path
@@ -115,7 +118,6 @@ class FileSide(ImageSide):
         self.description = f"{self.source.kind} {path}"
 
     def identity(self, n: int) -> list[Any]:
-        from ganvas.data.opening import source_identity
 
         return ["files", source_identity(self.path), self.count(n)]
 
@@ -265,7 +267,6 @@ def open_side(spec: Any, device: str | torch.device = "cpu") -> ImageSide | Stat
     if "@" in str(spec) and not path.exists():  # RUN@<kimg>: a snapshot of a run
         return _generator_from_path(path, device)
     if str(spec) in BUILTIN_SETS and not path.exists():
-        from ganvas.data.builtin import mnist
 
         images = mnist(BUILTIN_SETS[str(spec)])[0]
         return ArraySide(images, f"built-in {spec}", ["builtin", str(spec)])
@@ -276,8 +277,6 @@ def open_side(spec: Any, device: str | torch.device = "cpu") -> ImageSide | Stat
     if path.suffix.lower() == ".pt":
         return _generator_from_path(path, device)
     if path.is_dir():
-        from ganvas.data.packed import PackedDataset, is_packed
-        from ganvas.data.opening import source_identity
 
         if is_packed(path):
             packed = PackedDataset.open(path)

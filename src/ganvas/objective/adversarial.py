@@ -30,9 +30,9 @@ class AdversarialObjective:
     ``batch`` is the global batch (ADA's controller counts images by it); latents have G's
     ``z_dim``. ``rng`` drives every per-sample random draw (augmentation, labels, penalties);
     ``z_rng`` draws latents (the same generator on one process; under torchrun one shared by all
-    ranks, so that each rank takes its slice of the global batch's latents). With ``--aug ada|fixed``
-    an :class:`~ganvas.objective.ada.AugmentPipe` transforms everything D sees, and with ``ada``
-    its p follows D's overfitting measure r_t.
+    ranks, so that each rank takes its slice of the global batch's latents). With
+    ``--aug ada|fixed`` an :class:`~ganvas.objective.ada.AugmentPipe` transforms everything D
+    sees, and with ``ada`` its p follows D's overfitting measure r_t.
 
     With ``compile`` the batch forwards run compiled (``G_forward``, ``D_forward``); the
     gradient penalties take the eager ``D``, since a compiled module has no double backward.

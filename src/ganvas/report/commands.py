@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ganvas.report.document import write_report
+from ganvas.runs.checkpoint import split_snapshot
 from ganvas.utils.cli import user_errors
 
 
@@ -21,9 +23,6 @@ def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
 
     RUN@KIMG shows the run as it stood at its snapshot of that kimg.
     """
-    from ganvas.report.document import write_report
-    from ganvas.runs.checkpoint import split_snapshot
-
     if out is None:
         run_dir, kimg = split_snapshot(runs[0])
         name = "report.html" if kimg is None else f"report@{kimg:g}.html"

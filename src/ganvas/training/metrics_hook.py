@@ -19,6 +19,8 @@ from torch import nn
 
 from ganvas.config import TrainConfig, parse_metric_list
 from ganvas.data import ImageSet
+from ganvas.metrics import evaluate, load_inception
+from ganvas.metrics.evaluation import score_items
 from ganvas.metrics.sources import ArraySide
 from ganvas.runs.records import append_jsonl, read_jsonl
 from ganvas.training.plots import line_plot
@@ -57,8 +59,6 @@ class TrainingMetrics:
 
     def evaluate(self, G: nn.Module, step: int, nimg: int) -> dict[str, Any]:
         """Score G against the training images; record and plot. Returns the record."""
-        from ganvas.metrics import evaluate, load_inception
-
         if self._model is None:
             self._model = load_inception(device=self.device)
         started = time.perf_counter()
@@ -111,7 +111,5 @@ class TrainingMetrics:
 
 def describe(record: dict[str, Any]) -> str:
     """``fid 43.2100, kid 0.012300 ± 0.000400 (51.0 s)`` for logs."""
-    from ganvas.metrics.evaluation import score_items
-
     scores = ", ".join(f"{name} {value}" for name, value in score_items(record))
     return f"{scores} ({record['seconds']:.1f} s)"
