@@ -113,3 +113,23 @@ def test_a_failed_write_raises_one_error_and_keeps_the_old_file(tmp_path: Path) 
         with io.atomic_path(target) as tmp:
             raise OSError(28, "No space left on device")
     assert torch.load(target, weights_only=True) == {"a": 1}
+
+
+def test_a_run_in_training_is_seen_running_and_a_second_resume_is_refused(
+        tmp_path: Path) -> None:
+    """The training process holds the run's lock: readers see ``running``, and a second
+    ``--resume`` of the same run fails at once, before it touches the run's logs."""
+    from ganvas.runs.state import run_state, training_lock
+    from ganvas.utils.lock import exclusive
+
+    run = ganvas.train(outdir=str(tmp_path), kimg=0.032, progress=False,
+                       **dict(TINY, snapshot_kimg=0.016)).run_dir
+    assert run_state(run) == "budget"
+    stats = (run / "stats.jsonl").read_text()
+    with exclusive(training_lock(run), "held by this test"):  # as a training process does
+        assert run_state(run) == "running"
+        with pytest.raises(GanvasError, match="another process is training this run now"):
+            ganvas.train(resume=run, kimg=0.064, progress=False)
+    assert (run / "stats.jsonl").read_text() == stats
+    (run / "log.txt").write_text("killed before it could say why\n")
+    assert run_state(run) == "killed" and run_state(tmp_path / "nothing") == "new"

@@ -22,8 +22,7 @@ except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
 
-@contextlib.contextmanager
-def file_lock(path: str | os.PathLike) -> Iterator[None]:
+def file_lock(path: str | os.PathLike) -> contextlib.AbstractContextManager[None]:
     """Hold an exclusive lock on ``path`` for the block, waiting for it.
 
     ``path`` may be an existing folder (POSIX locks the folder itself, so nothing new appears in
@@ -34,28 +33,20 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
         path = path / ".lock"
     if not path.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:  # pragma: no cover - Windows
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-        try:
-            yield
-        finally:
-            _unlock(fd)
-    finally:
-        os.close(fd)
+    return _locked(path, wait=True)
+
+
+def exclusive(path: str | os.PathLike, busy: str) -> contextlib.AbstractContextManager[None]:
+    """Hold an exclusive lock on the lock file ``path`` for the block, or raise
+    ``GanvasError(busy)`` at once if another process holds it."""
+    return _locked(Path(path), wait=False, busy=busy)
 
 
 @contextlib.contextmanager
-def exclusive(path: str | os.PathLike, busy: str) -> Iterator[None]:
-    """Hold an exclusive lock on the lock file ``path`` for the block, or raise
-    ``GanvasError(busy)`` at once if another process holds it."""
-    path = Path(path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+def _locked(path: Path, wait: bool, busy: str = "") -> Iterator[None]:
+    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        if not _try_lock(fd):
+        if not _try_lock(fd, wait):
             raise GanvasError(busy)
         try:
             yield
@@ -80,13 +71,16 @@ def held_elsewhere(path: str | os.PathLike) -> bool:
         os.close(fd)
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int, wait: bool = False) -> bool:
+    """Lock ``fd`` exclusively (waiting for it, or not); False if another process holds it."""
     try:
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         else:  # pragma: no cover - Windows
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
     except OSError:
+        if wait:
+            raise
         return False
     return True
 
