@@ -106,5 +106,5 @@ def generate(path: str | Path, seeds: list[int] | None = None,
             bar.update(len(part))
     if shape:
         paths.append(outdir / f"grid.{image_format}")
-        save_image(paths[-1], make_grid(np.concatenate(tiles), nrow=shape[0] or None))
+        save_image(paths[-1], make_grid(np.concatenate(tiles), columns=shape[0] or None))
     return paths

@@ -51,7 +51,7 @@ def interpolation_frames(space: LatentSpace, seeds: list[int], frames: int = 60,
     per_cell = images.reshape(columns * rows, length, *images.shape[1:])
     if columns * rows == 1:
         return per_cell[0].transpose(0, 2, 3, 1)
-    return np.stack([make_grid(per_cell[:, i], nrow=columns) for i in range(length)])
+    return np.stack([make_grid(per_cell[:, i], columns=columns) for i in range(length)])
 
 
 def interpolate(G: torch.nn.Module, seeds: list[int], out: str | Path, frames: int = 60,

@@ -147,7 +147,7 @@ def project_latent(space: LatentSpace, target: np.ndarray, D: nn.Module | None =
 def _frame(target: np.ndarray, image: torch.Tensor) -> np.ndarray:
     """The target and the current image side by side."""
     current = to_uint8(image[:1]).cpu().numpy()
-    return make_grid(np.concatenate([target[None], current]), nrow=2)
+    return make_grid(np.concatenate([target[None], current]), columns=2)
 
 
 def project(G: nn.Module, D: nn.Module | None, photo: str | Path, outdir: str | Path,
@@ -168,6 +168,6 @@ def project(G: nn.Module, D: nn.Module | None, photo: str | Path, outdir: str | 
     save_image(paths["target"], target.transpose(1, 2, 0))
     save_image(paths["projected"], final.transpose(1, 2, 0))
     space.save(paths["latent"], result.latent, [Path(photo).stem])
-    result.frames.append(make_grid(np.stack([target, final]), nrow=2))
+    result.frames.append(make_grid(np.stack([target, final]), columns=2))
     write_video(paths["video"], np.stack(result.frames), fps=15)
     return result, paths

@@ -51,4 +51,4 @@ def style_mixing_grid(G: nn.Module, row_seeds: list[int], col_seeds: list[int],
     body = images[len(col_seeds) + len(row_seeds):]
     for r in range(len(row_seeds)):
         cells += [images[len(col_seeds) + r], *body[r * len(col_seeds):(r + 1) * len(col_seeds)]]
-    return make_grid(np.stack(cells), nrow=len(col_seeds) + 1)
+    return make_grid(np.stack(cells), columns=len(col_seeds) + 1)

@@ -13,17 +13,17 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-def make_grid(images: np.ndarray | torch.Tensor, nrow: int | None = None, padding: int = 2,
+def make_grid(images: np.ndarray | torch.Tensor, columns: int | None = None, padding: int = 2,
               pad_value: int = 0) -> np.ndarray:
-    """Tile uint8 N×C×H×W images into one H×W×C array (C is 1 or 3), ``nrow`` images per row."""
+    """Tile uint8 N×C×H×W images into one H×W×C array (C is 1 or 3), ``columns`` images per row
+    (default: a square)."""
     if isinstance(images, torch.Tensor):
         images = images.cpu().numpy()
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError("make_grid expects uint8 images")
     n, c, h, w = images.shape
-    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
-    ncol = nrow
+    ncol = columns or max(1, int(math.ceil(math.sqrt(n))))
     rows = int(math.ceil(n / ncol))
     grid = np.full((rows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value,
                    dtype=np.uint8)

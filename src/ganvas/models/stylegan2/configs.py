@@ -17,8 +17,10 @@ CFG_NAMES = ("auto", "small", "cifar", "paper256", "paper512")
 
 
 @dataclass(frozen=True)
-class StyleGAN2Spec:
-    """Everything a config fixes: network sizes and the optimisation hyper-parameters."""
+class StyleGAN2Preset:
+    """What a named ``--cfg`` sets at a resolution: network sizes and the optimisation
+    hyper-parameters (the reference's ``cfg_specs``). A run's options are completed from it;
+    "spec" in ganvas means a resolved network architecture (``DCGANSpec``)."""
 
     name: str
     resolution: int
@@ -96,8 +98,8 @@ def _small(resolution: int) -> dict:
 
 
 def resolve_cfg(name: str, resolution: int, batch: int | None = None,
-                gpus: int = 1) -> StyleGAN2Spec:
-    """The spec for config ``name`` at ``resolution``; ``batch`` overrides the config's batch.
+                gpus: int = 1) -> StyleGAN2Preset:
+    """The preset for config ``name`` at ``resolution``; ``batch`` overrides the config's batch.
 
     As in the reference, an explicit batch changes nothing else (γ, EMA and the minibatch-stddev
     group keep the config's values); the per-GPU batch must split into stddev groups.
@@ -120,10 +122,10 @@ def resolve_cfg(name: str, resolution: int, batch: int | None = None,
         values.update(channel_base=int(fmaps * 32768), channel_max=512)
     if batch is not None:
         values["batch"] = batch
-    spec = StyleGAN2Spec(name=name, resolution=resolution, **values)
-    per_gpu = spec.batch // gpus
-    if spec.batch < 1 or spec.batch % gpus or per_gpu % min(spec.mbstd_group, per_gpu):
-        raise GanvasError(f"--batch: {spec.batch} does not split into {gpus} process(es) × "
-                          f"groups of {spec.mbstd_group} for the minibatch-stddev layer of cfg "
-                          f"{name!r}; use a multiple of {gpus * spec.mbstd_group}")
-    return spec
+    preset = StyleGAN2Preset(name=name, resolution=resolution, **values)
+    per_gpu = preset.batch // gpus
+    if preset.batch < 1 or preset.batch % gpus or per_gpu % min(preset.mbstd_group, per_gpu):
+        raise GanvasError(f"--batch: {preset.batch} does not split into {gpus} process(es) × "
+                          f"groups of {preset.mbstd_group} for the minibatch-stddev layer of cfg "
+                          f"{name!r}; use a multiple of {gpus * preset.mbstd_group}")
+    return preset

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganvas.models.stylegan2.configs import StyleGAN2Spec, resolve_cfg
+from ganvas.models.stylegan2.configs import StyleGAN2Preset, resolve_cfg
 from ganvas.models.stylegan2.discriminator import Discriminator
 from ganvas.models.stylegan2.networks import Generator
 from ganvas.models.stylegan2.options import StyleGAN2Options
@@ -33,16 +33,16 @@ def process_count() -> int:
     return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
 
 
-def config_values(options: StyleGAN2Options, resolution: int, batch: int | None,
-                  processes: int) -> StyleGAN2Spec:
+def preset_for(options: StyleGAN2Options, resolution: int, batch: int | None,
+               processes: int) -> StyleGAN2Preset:
     """The ``--cfg``'s values at this resolution and batch. For ``auto`` and ``small``, γ and
     the EMA half-life follow the batch actually used (the reference's formulas
     γ = 0.0002·res²/batch, EMA = batch·10/32 kimg); the paper configs keep their values."""
-    spec = resolve_cfg(options.config_name, resolution, batch=batch, gpus=processes)
+    preset = resolve_cfg(options.config_name, resolution, batch=batch, gpus=processes)
     if options.config_name in ("auto", "small"):
-        spec = dataclasses.replace(spec, gamma=0.0002 * resolution ** 2 / spec.batch,
-                                   ema_kimg=spec.batch * 10 / 32)
-    return spec
+        preset = dataclasses.replace(preset, gamma=0.0002 * resolution ** 2 / preset.batch,
+                                     ema_kimg=preset.batch * 10 / 32)
+    return preset
 
 
 class StyleGAN2Family:
@@ -61,8 +61,8 @@ class StyleGAN2Family:
         """Every unset option from the ``--cfg`` (nothing to do before the resolution is known)."""
         if resolution is None:
             return options
-        spec = config_values(options, resolution, batch, processes)
-        values = {name: getattr(spec, name) for name in FROM_CONFIG
+        preset = preset_for(options, resolution, batch, processes)
+        values = {name: getattr(preset, name) for name in FROM_CONFIG
                   if getattr(options, name) is None}
         return dataclasses.replace(options, **values)
 
@@ -70,10 +70,10 @@ class StyleGAN2Family:
                  aug: str, processes: int) -> dict[str, Any]:
         if resolution is None:
             return {}
-        spec = config_values(options, resolution, batch, processes)
-        return {"batch": spec.batch, "lr_g": spec.lr, "lr_d": spec.lr, "betas": spec.betas,
-                "ema_kimg": spec.ema_kimg, "ema_rampup": spec.ema_rampup or 0.0,
-                "diffaugment": ""}
+        preset = preset_for(options, resolution, batch, processes)
+        return {"batch": preset.batch, "lr_g": preset.lr, "lr_d": preset.lr,
+                "betas": preset.betas, "ema_kimg": preset.ema_kimg,
+                "ema_rampup": preset.ema_rampup or 0.0, "diffaugment": ""}
 
     def build(self, options: StyleGAN2Options, resolution: int,
               channels: int) -> tuple[nn.Module, nn.Module]:
