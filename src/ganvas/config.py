@@ -200,7 +200,9 @@ def _index() -> dict[str, list[Option]]:
 class ModelChoice:
     """The one option above the groups: which family's group the config holds."""
 
-    model: str = opt("dcgan", "Model family.", choices=tuple(FAMILIES), section="model")
+    model: str = opt("dcgan", "Model family: dcgan (32-512 px), stylegan2 (with ADA), "
+                     "lightweight (FastGAN: a few hundred pictures at 64-1024 px).",
+                     choices=tuple(FAMILIES), section="model")
 
 
 MODEL = Option("model", "", dataclasses.fields(ModelChoice)[0], ModelChoice)

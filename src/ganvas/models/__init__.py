@@ -14,6 +14,7 @@ from torch import nn
 
 from ganvas.errors import GanvasError
 from ganvas.models.dcgan import DCGANFamily
+from ganvas.models.lightweight import LightweightFamily
 from ganvas.models.stylegan2 import StyleGAN2Family
 from ganvas.objective.options import ObjectiveOptions
 
@@ -51,7 +52,8 @@ class ModelFamily(Protocol):
         ...
 
 
-FAMILIES: dict[str, ModelFamily] = {"dcgan": DCGANFamily(), "stylegan2": StyleGAN2Family()}
+FAMILIES: dict[str, ModelFamily] = {"dcgan": DCGANFamily(), "stylegan2": StyleGAN2Family(),
+                                    "lightweight": LightweightFamily()}
 
 
 def get_family(name: str) -> ModelFamily:

@@ -110,6 +110,12 @@ class AdversarialObjective:
         with self.precision():
             return self.D_forward(self.d_view(images, progress)).float()
 
+    def real_terms(self, reals: torch.Tensor,
+                   progress: float) -> tuple[torch.Tensor, torch.Tensor | None, Stats]:
+        """D's logits on the real batch, and a loss of D's own on it (a family's
+        self-supervision; None here) with its statistics."""
+        return self.judge(reals, progress), None, {}
+
     def viewed_d(self, progress: float) -> Callable[[torch.Tensor], torch.Tensor]:
         """D composed with its input view: the function gradient penalties differentiate."""
         return lambda x: self.judge(x, progress, penalty=True)
@@ -123,7 +129,7 @@ class AdversarialObjective:
         n = reals.shape[0]
         with torch.no_grad(), self.precision():
             fakes = self.fakes(n, reals.device, for_generator=False).float()
-        real_logits = self.judge(reals, progress)
+        real_logits, own_loss, own_stats = self.real_terms(reals, progress)
         fake_logits = self.judge(fakes, progress)
         if self.ada_control is not None:
             self.ada_control.accumulate(real_logits.detach())
@@ -131,8 +137,8 @@ class AdversarialObjective:
             n, label_smoothing=cfg.label_smoothing, soft_labels=cfg.soft_labels,
             label_flip=cfg.label_flip, device=reals.device, generator=self.rng)
         adv = losses.discriminator_loss(cfg.loss, real_logits, fake_logits, real_t, fake_t)
-        total = adv
-        stats = {"loss_D": adv.detach(),
+        total = adv if own_loss is None else adv + own_loss
+        stats = {"loss_D": adv.detach(), **own_stats,
                  **score_stats(real_logits, fake_logits, paired=cfg.loss == "rpgan")}
         if cfg.gp:
             gp = losses.wgan_gp_penalty(self.viewed_d(progress), reals, fakes,

@@ -54,9 +54,16 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _flat(target: Target) -> Target:
-    # An (N, 1) target against (N,) logits would silently broadcast to (N, N).
-    return target.reshape(-1) if isinstance(target, Tensor) else target
+def _flat(target: Target, logits: Tensor) -> Target:
+    """A per-sample target, flat like ``logits``: an (N, 1) target against (N,) logits would
+    silently broadcast to (N, N), and a patch discriminator's N×P logits take each sample's
+    target P times."""
+    if not isinstance(target, Tensor):
+        return target
+    target = target.reshape(-1)
+    if target.numel() not in (1, logits.numel()) and logits.numel() % target.numel() == 0:
+        target = target.repeat_interleave(logits.numel() // target.numel())
+    return target
 
 
 def _bce(logits: Tensor, target: Target) -> Tensor:
@@ -93,7 +100,7 @@ def discriminator_loss(
     _check_choice("loss", kind, LOSSES)
     real = real_logits.reshape(-1)
     fake = fake_logits.reshape(-1)
-    real_target, fake_target = _flat(real_target), _flat(fake_target)
+    real_target, fake_target = _flat(real_target, real), _flat(fake_target, fake)
     if kind == "bce":
         return _bce(real, real_target) + _bce(fake, fake_target)
     if kind == "mse":

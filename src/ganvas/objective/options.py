@@ -31,9 +31,9 @@ def _soft_labels(v: Any) -> str | None:
 class ObjectiveOptions:
     """The ``objective`` group of a training config."""
 
-    loss: str = opt("bce", "Adversarial loss (rpgan: relativistic pairing, as in R3GAN with "
-                    "--r1 and --r2).", choices=LOSSES,
-                    section="loss")
+    loss: str | None = opt(None, "Adversarial loss (default: bce; hinge for lightweight; rpgan: "
+                           "relativistic pairing, as in R3GAN with --r1 and --r2).",
+                           choices=LOSSES, section="loss")
     gp: float = opt(0.0, "WGAN-GP penalty weight on interpolates (0: off).",
                     check=non_negative, section="loss")
     dragan: float = opt(0.0, "DRAGAN penalty weight on perturbed reals (0: off; paper: 10).",

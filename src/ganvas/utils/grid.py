@@ -32,3 +32,12 @@ def make_grid(images: np.ndarray | torch.Tensor, columns: int | None = None, pad
         y, x = padding + r * (h + padding), padding + col * (w + padding)
         grid[y:y + h, x:x + w] = images[i].transpose(1, 2, 0)
     return grid
+
+
+def quarter_of(images: torch.Tensor, quarter: torch.Tensor) -> torch.Tensor:
+    """Quarter ``quarter`` (a 0-d long tensor, 0-3 row-major) of every image, without host
+    syncs."""
+    h, w = images.shape[-2] // 2, images.shape[-1] // 2
+    quarters = torch.stack([images[..., :h, :w], images[..., :h, w:],
+                            images[..., h:, :w], images[..., h:, w:]], dim=1)
+    return quarters.index_select(1, quarter.reshape(1)).squeeze(1)

@@ -35,7 +35,7 @@ class DCGANFamily:
         # bench/quality.py (docs/benchmarks.md); --preset dcgan-paper is the textbook.
         diffaugment = "" if aug in ("ada", "fixed") else "translation,cutout"
         return {"batch": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
-                "ema_kimg": 10.0, "ema_rampup": 0.05, "diffaugment": diffaugment}
+                "ema_kimg": 10.0, "ema_rampup": 0.05, "diffaugment": diffaugment, "loss": "bce"}
 
     def build(self, options: DCGANOptions, resolution: int,
               channels: int) -> tuple[nn.Module, nn.Module]:

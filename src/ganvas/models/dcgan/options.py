@@ -20,8 +20,8 @@ def _kernel(v: Any) -> str | None:
 class DCGANOptions:
     """Widths, depth, kernels, activations, normalisation and init of DCGAN's G and D."""
 
-    z_dim: int | None = opt(None, "Latent size (default: 100 for dcgan; from --cfg for "
-                            "stylegan2).", check=positive, section="model")
+    z_dim: int | None = opt(None, "Latent size (default: 100 for dcgan, 256 for lightweight; "
+                            "from --cfg for stylegan2).", check=positive, section="model")
     arch: str = opt("dcgan", "DCGAN variant: all-convolutional, or 'dense' (fully connected "
                     "first G layer, flatten-dense D head, as in Keras tutorials).",
                     choices=("dcgan", "dense"))

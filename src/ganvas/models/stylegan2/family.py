@@ -69,11 +69,11 @@ class StyleGAN2Family:
     def defaults(self, options: StyleGAN2Options, *, resolution: int | None, batch: int | None,
                  aug: str, processes: int) -> dict[str, Any]:
         if resolution is None:
-            return {}
+            return {"loss": "bce", "diffaugment": ""}
         preset = preset_for(options, resolution, batch, processes)
         return {"batch": preset.batch, "lr_g": preset.lr, "lr_d": preset.lr,
                 "betas": preset.betas, "ema_kimg": preset.ema_kimg,
-                "ema_rampup": preset.ema_rampup or 0.0, "diffaugment": ""}
+                "ema_rampup": preset.ema_rampup or 0.0, "diffaugment": "", "loss": "bce"}
 
     def build(self, options: StyleGAN2Options, resolution: int,
               channels: int) -> tuple[nn.Module, nn.Module]:

@@ -20,8 +20,8 @@ class StyleGAN2Options:
     config_name: str = opt("auto", "StyleGAN2 configuration: auto (the reference's heuristics), "
                            "small (narrow, for CPUs at 32-64 px), cifar, paper256, paper512.",
                            choices=CFG_NAMES, flag="cfg")
-    z_dim: int | None = opt(None, "Latent size (default: 100 for dcgan; from --cfg for "
-                            "stylegan2).", check=positive, section="model")
+    z_dim: int | None = opt(None, "Latent size (default: 100 for dcgan, 256 for lightweight; "
+                            "from --cfg for stylegan2).", check=positive, section="model")
     gamma: float | None = opt(None, "R1 weight γ (default: the cfg's; auto and small: "
                               "0.0002·resolution²/batch).", check=non_negative)
     pl_weight: float | None = opt(None, "Path-length regularisation weight (default: the "

@@ -1,0 +1,138 @@
+"""``--model lightweight`` (FastGAN): shapes and skip-layer excitation at every resolution, D's
+reconstruction loss against a hand computation, patch logits under every loss, exact resume,
+and generation and export from a trained run."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ganvas
+from ganvas.config import resolve
+from ganvas.errors import GanvasError
+from ganvas.models import get_family
+from ganvas.models.lightweight.networks import SkipExcitation
+from ganvas.objective import losses
+from ganvas.objective.lightweight import reconstruction_loss
+from ganvas.render import load_generator, seed_latent
+from tests.helpers import TINY, cli
+
+# A FastGAN small enough for a few steps a second: width 4 (16 channels at 16 px).
+LIGHT = dict({k: v for k, v in TINY.items() if k not in ("g_channels", "d_channels", "z_dim")},
+             model="lightweight", resolution=64, width=4, z_dim=16, batch=8)
+
+
+def build(resolution: int, width: int = 4, attention: str = ""):
+    cfg = resolve({"model": "lightweight", "resolution": resolution, "width": width,
+                   "attention": attention, "z_dim": 16})
+    return get_family("lightweight").build(cfg.family, resolution, 3)
+
+
+@pytest.mark.parametrize("resolution, excited_g, excited_d", [
+    (64, ["64"], []), (128, ["64", "128"], ["8"]), (256, ["64", "128", "256"], ["16", "8"]),
+    (512, ["64", "128", "256", "512"], ["32", "16", "8"])])
+def test_shapes_and_skip_layer_excitation_at_each_resolution(resolution: int,
+                                                             excited_g: list[str],
+                                                             excited_d: list[str]) -> None:
+    G, D = build(resolution)
+    images = G(torch.randn(2, 16))
+    assert images.shape == (2, 3, resolution, resolution)
+    assert images.abs().max() <= 1
+    logits, made = D(images, reconstruct=True, quarter=torch.tensor(2))
+    assert logits.shape == (2, 25)
+    side = min(resolution, 128)
+    assert made["all"].shape == made["part"].shape == (2, 3, side, side)
+    assert list(G.excite) == excited_g and list(D.excite) == excited_d
+    assert D(images).shape == (2, 25)
+
+
+def test_excitation_gates_each_sample_by_its_own_small_map() -> None:
+    """SLE: the big map times a per-sample, per-channel gate in (0, 1) computed from the small
+    map; changing one sample's small map changes only that sample's output."""
+    torch.manual_seed(0)
+    sle = SkipExcitation(8, 6).eval()  # eval: spectral norm's power iteration stays put
+    small, big = torch.randn(3, 8, 8, 8), torch.randn(3, 6, 32, 32)
+    out = sle(small, big)
+    gate = out / big
+    assert torch.allclose(gate, gate[:, :, :1, :1].expand_as(gate), atol=1e-5)  # per channel
+    assert 0 < gate.min() and gate.max() < 1
+    changed = small.clone()
+    changed[1] += 1.0
+    other = sle(changed, big)
+    assert torch.allclose(other[0], out[0], atol=1e-6) and torch.allclose(other[2], out[2],
+                                                                           atol=1e-6)
+    assert not torch.allclose(other[1], out[1])
+
+
+def test_reconstruction_loss_by_hand() -> None:
+    """L1 to the 2×2-averaged image and to its bottom-left quarter (upsampled ×2 is the area
+    resize here: 8 px -> 4 px average), plus the same in a feature space."""
+    seen = torch.arange(64, dtype=torch.float32).reshape(1, 1, 8, 8) / 64
+    made = {"all": torch.zeros(1, 1, 4, 4), "part": torch.full((1, 1, 4, 4), 0.5)}
+    image = seen[0, 0].numpy()
+    pooled = image.reshape(4, 2, 4, 2).mean(axis=(1, 3))
+    quarter = image[4:, :4]  # quarter 2: bottom-left
+    expected = np.abs(pooled).mean() + np.abs(quarter - 0.5).mean()
+    got = reconstruction_loss(seen, made, torch.tensor(2))
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    doubled = reconstruction_loss(seen, made, torch.tensor(2), features=lambda x: 3 * x)
+    assert doubled.item() == pytest.approx(4 * expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["bce", "mse", "hinge", "wgan"])
+def test_patch_logits_take_each_samples_target_per_patch(kind: str) -> None:
+    real, fake = torch.randn(4, 25), torch.randn(4, 25)
+    targets = torch.tensor([0.9, 1.0, 0.8, 1.1]), torch.tensor([0.0, 0.1, 0.0, 0.2])
+    expanded = [t[:, None].expand(4, 25) for t in targets]
+    assert losses.discriminator_loss(kind, real, fake, *targets).item() == pytest.approx(
+        losses.discriminator_loss(kind, real, fake, *expanded).item(), rel=1e-6)
+
+
+def test_hinge_is_the_default_with_color_translation_and_ema() -> None:
+    cfg = resolve({"model": "lightweight", "resolution": 128})
+    assert (cfg.objective.loss, cfg.objective.diffaugment) == ("hinge", "color,translation")
+    assert cfg.objective.ema_kimg == 10.0 and cfg.family.z_dim == 256
+    with pytest.raises(GanvasError, match="--resolution: --model lightweight trains at 64"):
+        resolve({"model": "lightweight", "resolution": 32})
+    with pytest.raises(GanvasError, match="--width: --model dcgan does not use it"):
+        resolve({"width": 8})
+    with pytest.raises(GanvasError, match="--attention: '7' has 7"):
+        resolve({"model": "lightweight", "resolution": 64, "attention": "7"})
+
+
+def test_resume_is_exact(tmp_path: Path) -> None:
+    options = dict(LIGHT, precision="fp32", snapshot_kimg=0.016, attention="16")
+    whole = ganvas.train(outdir=str(tmp_path / "a"), kimg=0.032, progress=False, **options)
+    part = ganvas.train(outdir=str(tmp_path / "b"), kimg=0.016, progress=False, **options)
+    ganvas.train(resume=part.run_dir, kimg=0.032, progress=False)
+    a = torch.load(whole.run_dir / "checkpoints/latest.pt", weights_only=True)
+    b = torch.load(part.run_dir / "checkpoints/latest.pt", weights_only=True)
+    for net in ("G", "D", "G_ema"):
+        for key in a[net]:
+            assert torch.equal(a[net][key], b[net][key]), f"{net}.{key}"
+    rows = [json.loads(line) for line in (part.run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all("loss_recon" in r for r in rows)
+
+
+def test_generate_and_export_a_trained_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = ganvas.train(outdir=str(tmp_path / "runs"), kimg=0.016, progress=False,
+                       **LIGHT).run_dir
+    for out in ("one", "two"):
+        code, _, err = cli(capsys, "generate", run, "--seeds", "3-4", "--out", tmp_path / out)
+        assert code == 0, err
+    one, two = ((tmp_path / name / "seed0003.png").read_bytes() for name in ("one", "two"))
+    assert one == two
+    code, _, err = cli(capsys, "export", run, "--out", tmp_path / "G.pt")
+    assert code == 0, err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.load(str(tmp_path / "G.pt"))
+    G = load_generator(run)
+    z = torch.cat([seed_latent(s, G.z_dim) for s in (5, 6)])
+    with torch.no_grad():
+        assert torch.allclose(module(z), G(z), atol=1e-5)
