@@ -90,7 +90,7 @@ def side_by_side(rows: dict[str, dict], out: Path, side: int = 512) -> Path:
             tile = Image.open(grids[-1]).convert("RGB").resize((side, side), Image.LANCZOS)
             canvas = Image.new("RGB", (side, side + 24), "white")
             canvas.paste(tile, (0, 24))
-            ImageDraw.Draw(canvas).text((6, 6), f"{name}: KID×1000 {row['kid_x1000']:.1f}",
+            ImageDraw.Draw(canvas).text((6, 6), f"{name}: KID x1000 {row['kid_x1000']:.1f}",
                                         fill="black")
             tiles.append(canvas)
     strip = Image.new("RGB", (len(tiles) * (side + 8), side + 24), "white")

@@ -10,7 +10,10 @@ import types
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
+
+from ganvas.metrics.inception import InceptionV3FID
 
 from tests.helpers import SHARED_DATA, TINY, train_once
 
@@ -81,3 +84,17 @@ def nvidia_modules(monkeypatch: pytest.MonkeyPatch, marker: Path) -> types.Simpl
             return _reconstruct_persistent_obj, (meta,)
 
     return types.SimpleNamespace(Persistent=Persistent, EasyDict=EasyDict)
+
+
+@pytest.fixture(scope="session")
+def random_inception() -> InceptionV3FID:
+    """Inception-v3 with random weights, scaled (He init) so features are O(0.1) and differ
+    between images; PyTorch's default init would shrink them to ~1e-8 and make every comparison
+    vacuous. Tests use it with a 75 px input."""
+    torch.manual_seed(0)
+    net = InceptionV3FID().eval()
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    net.weights_id = "random-test"
+    return net

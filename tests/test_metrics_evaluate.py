@@ -27,17 +27,9 @@ from ganvas.utils.cache import cache_dir
 pytestmark = pytest.mark.filterwarnings("ignore:FID with few images")
 
 
-@pytest.fixture(scope="module")
-def model() -> InceptionV3FID:
-    """Random weights, scaled (He init) so features are O(0.1) and differ between images;
-    PyTorch's default init would shrink them to ~1e-8 and make every comparison vacuous."""
-    torch.manual_seed(0)
-    net = InceptionV3FID().eval()
-    for module in net.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-    net.weights_id = "random-test"
-    return net
+@pytest.fixture
+def model(random_inception: InceptionV3FID) -> InceptionV3FID:
+    return random_inception
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ import click
 from ganvas.errors import GanvasError
 from ganvas.metrics.evaluation import evaluate, score_items
 from ganvas.metrics.evaluation import save_stats as save
+from ganvas.metrics.nearest import nearest_report
 from ganvas.utils.cli import user_errors
 
 
 def _print_scores(result: dict[str, Any]) -> None:
-
     lines = [f"{name:10s} {value}" for name, value in score_items(result)]
     lines.append(f"protocol: {result['protocol']}")
     click.echo("\n".join(lines))
@@ -33,8 +33,16 @@ def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> No
 @click.option("--fid", is_flag=True, help="Fréchet Inception Distance (the default metric).")
 @click.option("--kid", is_flag=True, help="Kernel Inception Distance (mean ± std of 100 subsets).")
 @click.option("--pr", is_flag=True, help="Precision and recall (k=3 nearest-neighbour manifolds).")
-@click.option("--n", "n", type=int, default=10000, show_default=True,
-              help="At most this many images per side (generators make exactly this many).")
+@click.option("--n", "n", type=int, default=None,
+              help="At most this many images per side (generators make exactly this many) "
+                   "[default: 10000; 1000 samples with --nearest].")
+@click.option("--nearest", is_flag=True, help="Is B copying A? Each sample beside its 3 nearest "
+              "images of A (a figure), and a memorisation score.")
+@click.option("--held-out", default=None, metavar="DATA", help="With --nearest: real images "
+              "not trained on, whose distances to A set the bar [default: A's own "
+              "leave-one-out distances].")
+@click.option("--out", default=None, metavar="FIG.png", help="With --nearest: the figure "
+              "[default: RUN/nearest.png].")
 @click.option("--batch-size", type=int, default=None, help="Images per forward pass "
               "[default: 8 on CPU, 64 on GPU].")
 @click.option("--inception", default=None, metavar="PATH",
@@ -48,7 +56,8 @@ def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> No
               help="With --save-stats: store mu/sigma only (good for FID only; features take "
                    "8 KB per image).")
 @user_errors
-def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: int,
+def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: int | None,
+                     nearest: bool, held_out: str | None, out: str | None,
                      batch_size: int | None, inception: str | None, device: str | None,
                      no_cache: bool, save_stats: tuple[str, str] | None,
                      no_features: bool) -> None:
@@ -57,7 +66,20 @@ def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: 
     Each side is a folder or archive of images, a packed dataset, mnist / mnist-test, a .npz of
     saved statistics, or a generator (a run folder or a .pt checkpoint). With no metric flag,
     FID is computed. Scores print with a protocol line: quote it with the numbers.
+    With --nearest, A is the training data and B the run: is it copying its pictures?
     """
+    if nearest:
+        if len(sides) != 2:
+            raise GanvasError("--nearest: give the training DATA and the RUN")
+        result = nearest_report(sides[0], sides[1], n=n or 1000, held_out=held_out, out=out,
+                                batch_size=batch_size, inception=inception,
+                                cache=not no_cache, device=device, progress=True)
+        click.echo(f"memorisation {result['memorisation']:.4f}\nfigure: {result['figure']}\n"
+                   f"protocol: {result['protocol']}")
+        return
+    if held_out or out:
+        raise GanvasError("--held-out and --out go with --nearest")
+    n = n or 10000
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

@@ -138,6 +138,23 @@ def metrics_part(run: RunData) -> Html:
                 + "".join(tag("p", "protocol: ", p, cls="protocol") for p in protocols))
 
 
+def nearest_part(run: RunData) -> Html:
+    """``evaluate --nearest``: samples beside their nearest training images, and the score."""
+    figure = run.path / "nearest.png"
+    share = run.nearest.get("memorisation")
+    if not isinstance(share, (int, float)) or not figure.is_file():
+        return Html("")
+    return Html(tag("h3", "Is it copying its training images?")
+                + tag("p", f"memorisation {share:.3f}: the share of samples nearer their "
+                      "nearest training image than nearly every real image not trained on "
+                      "(about 0.05 for a generator that makes new images, 1 for copies)")
+                + tag("figure", img(image_uri(figure, SAMPLE_SIDE), "samples and their nearest "
+                                    "training images"),
+                      tag("figcaption", "each row: a sample, then its three nearest training "
+                                        "images (Inception features)"))
+                + tag("p", "protocol: ", str(run.nearest.get("protocol", "")), cls="protocol"))
+
+
 def config_part(run: RunData) -> Html:
     """The resolved options in the groups the run used (data, run, optim, objective, its
     family), then what config.json notes about the dataset."""
@@ -165,7 +182,8 @@ def run_section(run: RunData, title: str) -> Html:
         if charts else Html(tag("h3", "Training curves")
                             + tag("p", "No statistics logged yet.", cls="missing"))
     return tag("section", tag("h2", title), summary_part(run), samples_part(run),
-               evolution_part(run), curves, metrics_part(run), config_part(run),
+               evolution_part(run), curves, metrics_part(run), nearest_part(run),
+               config_part(run),
                cls="card run", id=run.name)
 
 

@@ -34,6 +34,8 @@ class RunData:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     log: list[tuple[datetime | None, str]] = field(default_factory=list)
     fakes: list[tuple[int, Path]] = field(default_factory=list)
+    #: ``ganvas evaluate DATA RUN --nearest``'s result (nearest.json), if it was run.
+    nearest: dict[str, Any] = field(default_factory=dict)
     #: The snapshot's kimg when the run is read as it stood then (``RUN@<kimg>``).
     at_kimg: float | None = None
 
@@ -177,7 +179,8 @@ def load_run(path: str | Path) -> RunData:
     run = RunData(path=run_dir, config=read_json_object(run_dir / "config.json"),
                    stats=read_records(run_dir / "stats.jsonl"),
                    metrics=read_records(run_dir / "metrics.jsonl"),
-                   log=read_log(run_dir / "log.txt"), fakes=sample_grids(run_dir))
+                   log=read_log(run_dir / "log.txt"), fakes=sample_grids(run_dir),
+                   nearest=read_json_object(run_dir / "nearest.json"))
     if kimg is None:
         return run
     find_checkpoint(path)  # the snapshot must exist: one meaning of RUN@<kimg> everywhere
