@@ -39,7 +39,7 @@ def test_dry_run_prints_resolved_config(capsys: pytest.CaptureFixture) -> None:
     optim, data = cfg["optim"], cfg["data"]
     assert optim["lr_d"] == 1e-4 and optim["betas"] == [0.5, 0.99] and data["mirror"] is True
     assert data["resolution"] == 32 and optim["lr_g"] == 2e-4
-    assert set(cfg) == {"model", "data", "run", "optim", "objective", "dcgan"}  # its groups only
+    assert set(cfg) == {"model", "data", "run", "optim", "objective", "dcgan", "why"}
 
 
 def test_toml_config_and_precedence(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -28,7 +28,9 @@ def test_a_stylegan2_option_under_dcgan_is_refused(option: str, value: object) -
     flag = "--" + option.replace("_", "-")
     with pytest.raises(GanvasError, match=f"^{flag}: --model dcgan does not use it; it is an "
                                           "option of --model stylegan2"):
-        resolve({option: value})
+        resolve({"model": "dcgan", option: value})
+    chosen = resolve({"resolution": 32, option: value})  # without --model it picks its family
+    assert chosen.model == "stylegan2" and "its own options were given" in chosen.why
 
 
 def test_wgan_with_spectral_norm_under_stylegan2_is_refused(capsys: pytest.CaptureFixture) -> None:

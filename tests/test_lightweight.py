@@ -100,7 +100,7 @@ def test_hinge_is_the_default_with_color_translation_and_ema() -> None:
     with pytest.raises(GanvasError, match="--resolution: --model lightweight trains at 64"):
         resolve({"model": "lightweight", "resolution": 32})
     with pytest.raises(GanvasError, match="--width: --model dcgan does not use it"):
-        resolve({"width": 8})
+        resolve({"model": "dcgan", "width": 8})
     with pytest.raises(GanvasError, match="--attention: '7' has 7"):
         resolve({"model": "lightweight", "resolution": 64, "attention": "7"})
 
@@ -136,3 +136,17 @@ def test_generate_and_export_a_trained_run(tmp_path: Path, capsys: pytest.Captur
     z = torch.cat([seed_latent(s, G.z_dim) for s in (5, 6)])
     with torch.no_grad():
         assert torch.allclose(module(z), G(z), atol=1e-5)
+
+
+def test_the_plain_default_follows_the_small_data_table(capsys: pytest.CaptureFixture) -> None:
+    """Below 128 px the plain default stays DCGAN; from 128 px it is the lightweight family,
+    and config.json / --dry-run say why. Options of one family choose that family."""
+    assert resolve({"resolution": 64}).model == "dcgan"
+    chosen = resolve({"resolution": 128})
+    assert chosen.model == "lightweight" and "plain default at 128 px" in chosen.why
+    assert resolve({"resolution": 256, "g_channels": 32}).model == "dcgan"
+    assert resolve({"resolution": 256, "model": "stylegan2"}).why == ""
+    code, out, _ = cli(capsys, "train", "mnist", "--resolution", "128", "--dry-run")
+    saved = json.loads(out)
+    assert code == 0 and saved["model"] == "lightweight" and "lightweight" in saved
+    assert saved["why"].startswith("--model lightweight: the plain default at 128 px")

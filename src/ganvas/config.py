@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ganvas.data import default_resolution
 from ganvas.data.builtin import BUILTIN
 from ganvas.data.options import DataOptions
 from ganvas.errors import GanvasError
@@ -243,6 +244,8 @@ class TrainConfig:
     optim: OptimOptions = field(default_factory=OptimOptions)
     objective: ObjectiveOptions = field(default_factory=ObjectiveOptions)
     family: Any = None
+    #: Why this model family, when the plain default chose it (config.json and --dry-run say).
+    why: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.family is None:
@@ -379,12 +382,43 @@ def given_values(overrides: Mapping[str, Any] | None = None, *, preset: str | No
     return values
 
 
+#: From this resolution up, the plain default trains the lightweight family (bench/smalldata.py).
+LIGHTWEIGHT_FROM = 128
+
+
+def default_model(values: Mapping[str, Any]) -> tuple[str, str]:
+    """The family when ``--model`` is not given, and why in one line: the family whose own
+    options were given, else the one the small-data table says is best at the resolution."""
+    owners: set[str] = set()
+    for name in values:  # an option several families share (z_dim) says nothing
+        groups = {o.group for o in OPTIONS.get(name, ()) if o.group in FAMILIES}
+        owners |= groups if len(groups) == 1 else set()
+    if len(owners) == 1:
+        family = owners.pop()
+        return family, f"--model {family}: its own options were given"
+    resolution = values.get("resolution") or default_resolution(str(values.get("data", "mnist")))
+    if resolution >= LIGHTWEIGHT_FROM:
+        return "lightweight", (f"--model lightweight: the plain default at {resolution} px, where "
+                               "DCGAN collapses (bench/smalldata.py, docs/benchmarks.md)")
+    return "dcgan", (f"--model dcgan: the plain default at {resolution} px, the best recipe "
+                     "measured there (bench/quality.py, docs/benchmarks.md)")
+
+
+def from_given(values: dict[str, Any]) -> TrainConfig:
+    """A validated TrainConfig from the options given, choosing the family when none is."""
+    why = ""
+    if "model" not in values and not values.get("init_from"):
+        values["model"], why = default_model(values)
+    refuse_replaced(values)
+    cfg = validate(with_model_defaults(build(values)))
+    cfg.why = why
+    return cfg
+
+
 def resolve(overrides: Mapping[str, Any] | None = None, *, preset: str | None = None,
             config_file: str | Path | None = None) -> TrainConfig:
     """Build a validated TrainConfig from a preset, a TOML file and explicit overrides."""
-    values = given_values(overrides, preset=preset, config_file=config_file)
-    refuse_replaced(values)
-    return validate(with_model_defaults(build(values)))
+    return from_given(given_values(overrides, preset=preset, config_file=config_file))
 
 
 def with_model_defaults(cfg: TrainConfig) -> TrainConfig:
@@ -403,7 +437,8 @@ def with_model_defaults(cfg: TrainConfig) -> TrainConfig:
     objective = dataclasses.replace(objective, **{k: v for k, v in unset.items()
                                                   if hasattr(objective, k)})
     options = family.complete(cfg.family, data.resolution, optim.batch, processes)
-    return dataclasses.replace(cfg, data=data, optim=optim, objective=objective, family=options)
+    return dataclasses.replace(cfg, data=data, optim=optim, objective=objective, family=options,
+                               why=cfg.why)
 
 
 def flatten(saved: Mapping[str, Any]) -> dict[str, Any]:

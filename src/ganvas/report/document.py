@@ -168,7 +168,7 @@ def config_part(run: RunData) -> Html:
         group = group_of(key, model)
         if group is not None:
             groups.setdefault(GROUP_TITLES.get(group, group), []).append([key, fmt(value, 6)])
-    notes = {k: v for k, v in run.config.items() if k in ("preset", "dataset")}
+    notes = {k: v for k, v in run.config.items() if k in ("why", "preset", "dataset")}
     for key, value in flat_config(notes).items():
         groups.setdefault(key.split(".")[0], []).append([key, fmt(value, 6)])
     tables = [tag("div", tag("h3", group), table(["option", "value"], rows))

@@ -26,13 +26,15 @@ def resolve_config(overrides: dict[str, Any] | None = None, preset: str | None =
                    config_file: str | None = None) -> TrainConfig:
     """The full config with data-dependent defaults (resolution) filled in."""
     given = config_mod.given_values(overrides, preset=preset, config_file=config_file)
-    config_mod.refuse_replaced(given)
-    cfg = config_mod.validate(config_mod.with_model_defaults(config_mod.build(given)))
+    cfg = config_mod.from_given(dict(given))
+    why = cfg.why
     if cfg.run.init_from:
         cfg = inherit_architecture(cfg, given)
     if cfg.data.resolution is None:
         cfg = config_mod.replace(cfg, resolution=default_resolution(cfg.data.data))
-    return config_mod.validate(config_mod.with_model_defaults(cfg))
+    cfg = config_mod.validate(config_mod.with_model_defaults(cfg))
+    cfg.why = why
+    return cfg
 
 
 #: What ``--init-from`` takes from its checkpoint unless given: the sizes that shape the weights.
@@ -138,14 +140,16 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path | None, state: dict[str, An
     if state is not None and run_dir is not None:
         for log_name in ("stats.jsonl", "metrics.jsonl"):
             truncate_jsonl(run_dir / log_name, state["progress"]["step"])
-        kept = {k: v for k, v in read_config_json(run_dir).items() if k in ("preset", "dataset")}
+        kept = {k: v for k, v in read_config_json(run_dir).items()
+                if k in ("preset", "dataset", "why")}
         write_json(run_dir / "config.json", {**cfg.to_dict(), **kept})
         return run_dir
     name = f"{dataset_name(cfg.data.data)}-{cfg.model}{cfg.data.resolution}"
     if cfg.run.desc:
         name += f"-{cfg.run.desc}"
     run_dir = next_run_dir(cfg.run.outdir, name)
-    write_json(run_dir / "config.json", {**cfg.to_dict(), "preset": preset,
+    write_json(run_dir / "config.json", {**cfg.to_dict(), **({"why": cfg.why} if cfg.why else {}),
+                                         "preset": preset,
                                          "dataset": {"name": data_set.name,
                                                      "images": len(data_set),
                                                      "channels": data_set.channels,
@@ -163,4 +167,4 @@ def read_config_json(run_dir: Path) -> dict[str, Any]:
 
 def config_json(cfg: TrainConfig) -> str:
     """The resolved config as pretty JSON (what ``--dry-run`` prints)."""
-    return json.dumps(cfg.to_dict(), indent=2)
+    return json.dumps({**cfg.to_dict(), **({"why": cfg.why} if cfg.why else {})}, indent=2)

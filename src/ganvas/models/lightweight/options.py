@@ -34,8 +34,9 @@ class LightweightOptions:
 
     z_dim: int | None = opt(None, "Latent size (default: 100 for dcgan, 256 for lightweight; "
                             "from --cfg for stylegan2).", check=positive, section="model")
-    width: int = opt(32, "Channels of both networks: width × the reference's factor per "
-                         "resolution (16 at 4 px ... 1 at 128 px), at most 512. FastGAN's is 64.",
+    width: int = opt(16, "Channels of both networks: width × the reference's factor per "
+                         "resolution (16 at 4 px ... 1 at 128 px), at most 512. FastGAN's is "
+                         "64; 16 trained best in the same CPU time (docs/benchmarks.md).",
                      check=positive)
     attention: str = opt("", "Self-attention in G and D at these resolutions (any of "
                              "8,16,32,64; '' for none).", check=_attention, metavar="LIST")
