@@ -4,8 +4,8 @@ uninterrupted run ends.
     python bench/soak.py                       # 10 kills for each of DCGAN and StyleGAN2+ADA
     python bench/soak.py --kills 3 --families dcgan --keep-dir /tmp/soak
 
-For each family a small run (32 px, MNIST's test set, R1, EMA and a snapshot every second
-step or fourth) trains once without interruption. The same run is then started with ``ganvas train``,
+For each family a small run (32 px, MNIST's test set, R1, EMA and a snapshot every second or
+fourth step) trains once without interruption. The same run is then started with ``ganvas train``,
 killed with SIGKILL after a random delay, and continued with ``ganvas train --resume RUN``,
 again and again until ``--kills`` kills have landed and the run has finished. After every kill
 the soak checks:

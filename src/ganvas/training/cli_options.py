@@ -13,7 +13,8 @@ from ganvas.config import OPTIONS, describe, option_name
 SECTION_TITLES = {
     "data": "Data", "model": "Model", "dcgan": "DCGAN (--model dcgan)",
     "stylegan2": "StyleGAN2 (--model stylegan2)",
-    "lightweight": "FastGAN, for a few hundred pictures (--model lightweight)", "loss": "Loss and regularisation",
+    "lightweight": "FastGAN, for a few hundred pictures (--model lightweight)",
+    "loss": "Loss and regularisation",
     "augment": "Augmentation of what D sees (any model)", "ema": "EMA of the generator",
     "optim": "Optimisation", "transfer": "Transfer learning", "budget": "Budget",
     "output": "Output", "speed": "Devices and speed", "metrics": "Metrics while training",
