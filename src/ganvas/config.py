@@ -201,9 +201,11 @@ def _index() -> dict[str, list[Option]]:
 class ModelChoice:
     """The one option above the groups: which family's group the config holds."""
 
-    model: str = opt("dcgan", "Model family: dcgan (32-512 px), stylegan2 (with ADA), "
-                     "lightweight (FastGAN: a few hundred pictures at 64-1024 px).",
-                     choices=tuple(FAMILIES), section="model")
+    model: str | None = opt(None, "Model family: dcgan (32-512 px), stylegan2 (with ADA), "
+                            "lightweight (FastGAN: a few hundred pictures at 64-1024 px). "
+                            "Default: the family whose options are given, else lightweight "
+                            "from 128 px and dcgan below (the measured best; the run's "
+                            "config.json says why).", choices=tuple(FAMILIES), section="model")
 
 
 MODEL = Option("model", "", dataclasses.fields(ModelChoice)[0], ModelChoice)
