@@ -106,3 +106,14 @@ def test_cli_writes_the_figure_and_the_report_shows_it(
     assert cli(capsys, "report", run)[0] == 0
     page = (run / "report.html").read_text()
     assert "Is it copying" in page and f"{saved['memorisation']:.3f}" in page
+
+
+def test_nearest_options_without_nearest_are_one_line_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from tests.helpers import error_line
+
+    data = image_folder(tmp_path / "pictures", n=4, size=16)
+    code, _, err = cli(capsys, "evaluate", data, data, "--held-out", data)
+    assert code == 2 and "--held-out and --out go with --nearest" in error_line(err)
+    code, _, err = cli(capsys, "evaluate", data, "--nearest")
+    assert code == 2 and "--nearest: give the training DATA and the RUN" in error_line(err)
