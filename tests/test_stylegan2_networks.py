@@ -12,7 +12,12 @@ from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import CFG_NAMES, Discriminator, Generator, resolve_cfg
 from ganvas.objective.stylegan2 import PathLengthPenalty, mix_styles
 from ganvas.models.stylegan2.discriminator import MinibatchStdLayer
-from ganvas.models.stylegan2.layers import modulated_conv2d, modulated_conv2d_reference
+from ganvas.models.stylegan2.layers import (
+    Conv2dLayer,
+    modulated_conv2d,
+    modulated_conv2d_reference,
+)
+from ganvas.models.stylegan2.networks import SynthesisLayer
 from ganvas.models.stylegan2.resample import conv2d_resample, setup_filter, upfirdn2d
 
 TINY = dict(z_dim=8, w_dim=8, img_channels=3, channel_base=64, channel_max=16, map_layers=2)
@@ -114,6 +119,43 @@ def test_fused_modulated_conv_equals_per_sample_reference(up: int, demodulate: b
         got = modulated_conv2d(x, weight, styles, f, up=up, padding=1, demodulate=demodulate,
                                fused=fused)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("noise_mode", ["const", "none"])
+def test_synthesis_layer_equals_its_textbook_composition(fused: bool, noise_mode: str) -> None:
+    """The layer folds gain, demodulation, noise and bias into two passes; the result must be
+    lrelu(modconv + noise·strength + bias)·√2·gain, clamped, computed step by step."""
+    torch.manual_seed(0)
+    layer = SynthesisLayer(5, 4, w_dim=6, resolution=12, up=2, conv_clamp=0.7)
+    with torch.no_grad():
+        layer.noise_strength.fill_(0.3)
+        layer.bias.normal_()
+    x, w = torch.randn(3, 5, 6, 6), torch.randn(3, 6)
+    got = layer(x, w, noise_mode=noise_mode, fused=fused, gain=0.5)
+    y = modulated_conv2d_reference(x, layer.weight, layer.affine(w), layer.resample_filter,
+                                   up=2, padding=1)
+    if noise_mode == "const":
+        y = y + layer.noise_const * 0.3
+    y = F.leaky_relu(y + layer.bias.reshape(1, -1, 1, 1), 0.2) * math.sqrt(2) * 0.5
+    expected = y.clamp(-0.7 * 0.5, 0.7 * 0.5)
+    assert 0 < (expected.abs() == 0.35).float().mean() < 0.9  # the clamp is exercised
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("down", [1, 2])
+def test_conv_layer_equals_its_textbook_composition(down: int) -> None:
+    """Gain and bias ride in the convolution's weights; the result must be unchanged."""
+    torch.manual_seed(0)
+    layer = Conv2dLayer(3, 4, 3, activation="lrelu", down=down, lr_multiplier=0.5)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 3, 8, 8)
+    conv = conv2d_resample(x, layer.weight * layer.weight_gain, layer.resample_filter,
+                           down=down, padding=1)
+    expected = F.leaky_relu(conv + (layer.bias * 0.5).reshape(1, -1, 1, 1), 0.2)
+    expected = expected * math.sqrt(2) * math.sqrt(0.5)
+    torch.testing.assert_close(layer(x, gain=math.sqrt(0.5)), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_demodulation_gives_unit_variance() -> None:

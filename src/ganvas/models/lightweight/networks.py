@@ -49,8 +49,7 @@ class GLU(nn.Module):
     """Half the channels gate the other half."""
 
     def forward(self, x: Tensor) -> Tensor:
-        a, b = x.chunk(2, dim=1)
-        return a * torch.sigmoid(b)
+        return F.glu(x, dim=1)  # first half · sigmoid(second half), in one fused operator
 
 
 class NoiseInjection(nn.Module):
@@ -70,11 +69,14 @@ class NoiseInjection(nn.Module):
     def forward(self, x: Tensor, noise_mode: str, generator: torch.Generator | None) -> Tensor:
         if noise_mode == "none":
             return x
+        # addcmul with the weight in x's dtype: ``x + weight * noise`` would promote a bf16
+        # activation to fp32 (the weight is an fp32 tensor with a dimension).
+        weight = self.weight.to(x.dtype)
         if noise_mode == "const":
-            return x + self.weight * self.noise_const.to(x.dtype)
+            return torch.addcmul(x, self.noise_const.to(x.dtype), weight)
         noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype,
                             generator=generator)
-        return x + self.weight * noise
+        return torch.addcmul(x, noise, weight)
 
 
 class SkipExcitation(nn.Module):

@@ -17,6 +17,8 @@ from ganvas.models.stylegan2.layers import (
     FullyConnectedLayer,
     bias_act,
     modulated_conv2d,
+    modulated_conv2d_parts,
+    scale_bias_noise_lrelu,
 )
 from ganvas.models.stylegan2.resample import DEFAULT_FILTER, setup_filter, upsample2d
 
@@ -106,16 +108,18 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random", fused: bool = True,
                 gain: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
         styles = self.affine(w)
-        x = modulated_conv2d(x, self.weight, styles, self.resample_filter, up=self.up,
-                             padding=self.padding, fused=fused)
+        x, scale = modulated_conv2d_parts(x, self.weight, styles, self.resample_filter,
+                                          up=self.up, padding=self.padding, fused=fused)
+        noise = None
         if noise_mode == "random":
             noise = torch.randn((x.shape[0], 1, self.resolution, self.resolution),
                                 generator=generator, device=x.device, dtype=x.dtype)
-            x = x + noise * self.noise_strength
+            noise = noise * self.noise_strength.to(x.dtype)
         elif noise_mode == "const":
-            x = x + self.noise_const * self.noise_strength
+            noise = self.noise_const * self.noise_strength
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, "lrelu", ACTIVATION_GAINS["lrelu"] * gain, clamp)
+        return scale_bias_noise_lrelu(x, scale, self.bias, noise,
+                                      ACTIVATION_GAINS["lrelu"] * gain, clamp)
 
 
 class ToRGBLayer(nn.Module):

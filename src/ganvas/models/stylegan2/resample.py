@@ -40,10 +40,15 @@ def upfirdn2d(x: Tensor, f: Tensor, up: int = 1, down: int = 1,
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
-    x = F.pad(x, _padding4(padding))
+    pads = _padding4(padding)
+    # Equal, non-negative padding goes to the convolution itself: F.pad would copy the whole
+    # activation into a new tensor first (a tenth of a StyleGAN2 step on the CPU).
+    inner = pads[0] if min(pads) == max(pads) and pads[0] >= 0 else 0
+    if not inner:
+        x = F.pad(x, pads)
     # conv2d is a correlation: flip to convolve (a no-op for symmetric filters).
     kernel = (f * gain).flip([0, 1]).to(x.dtype)
-    x = F.conv2d(x, kernel.expand(c, 1, *f.shape), groups=c)
+    x = F.conv2d(x, kernel.expand(c, 1, *f.shape), padding=inner, groups=c)
     return x[:, :, ::down, ::down] if down > 1 else x
 
 
@@ -69,13 +74,15 @@ def _transpose_groups(weight: Tensor, groups: int) -> Tensor:
 
 
 def conv2d_resample(x: Tensor, weight: Tensor, f: Tensor, up: int = 1, down: int = 1,
-                    padding: int = 0, groups: int = 1) -> Tensor:
+                    padding: int = 0, groups: int = 1, bias: Tensor | None = None) -> Tensor:
     """Convolution fused with 2× FIR up- or downsampling, as the reference computes it.
 
     - no resampling: a correlation (``F.conv2d``) with ``padding``;
     - ``down``: pad and low-pass filter, then a strided correlation;
     - ``up``: a strided transposed convolution, then the filter. The reference calls this path
       with ``flip_weight=False``, i.e. a true convolution, which is what conv_transpose2d does.
+
+    ``bias`` is added to the result (inside the last convolution where there is one).
     """
     if up > 1 and down > 1:
         raise ValueError("conv2d_resample: up- and downsampling at once is not supported")
@@ -87,10 +94,11 @@ def conv2d_resample(x: Tensor, weight: Tensor, f: Tensor, up: int = 1, down: int
         crop = max(min(-pad0, -pad1), 0)
         x = F.conv_transpose2d(x, _transpose_groups(weight, groups), stride=up, padding=crop,
                                groups=groups)
-        return upfirdn2d(x, f, padding=[pad0 + crop, pad1 + crop] * 2, gain=up**2)
+        x = upfirdn2d(x, f, padding=[pad0 + crop, pad1 + crop] * 2, gain=up**2)
+        return x if bias is None else x + bias.reshape(1, -1, 1, 1)
     if down > 1:
         pad0 = padding + (taps - down + 1) // 2
         pad1 = padding + (taps - down) // 2
         x = upfirdn2d(x, f, padding=[pad0, pad1] * 2)
-        return F.conv2d(x, weight, stride=down, groups=groups)
-    return F.conv2d(x, weight, padding=padding, groups=groups)
+        return F.conv2d(x, weight, bias, stride=down, groups=groups)
+    return F.conv2d(x, weight, bias, padding=padding, groups=groups)
