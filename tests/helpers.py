@@ -168,8 +168,9 @@ def reference_kwargs(easy: type, c_dim: int = 0) -> tuple[dict, dict]:
 
 def write_snapshot(path: Path, fake: types.SimpleNamespace, c_dim: int = 0) -> dict:
     torch.manual_seed(0)
-    nets = {"G": StyleGAN2Generator(**G_KWARGS), "D": StyleGAN2Discriminator(**D_KWARGS),
-            "G_ema": StyleGAN2Generator(**G_KWARGS)}
+    nets = {"G": StyleGAN2Generator(**G_KWARGS, c_dim=c_dim),
+            "D": StyleGAN2Discriminator(**D_KWARGS, c_dim=c_dim),
+            "G_ema": StyleGAN2Generator(**G_KWARGS, c_dim=c_dim)}
     for net in nets.values():
         for p in net.parameters():
             p.data.normal_()

@@ -24,11 +24,14 @@ def losses(run_dir: Path) -> list[tuple[float, float]]:
     return [(r["loss_D"], r["loss_G"]) for r in rows]
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
-    single = ganvas.train(outdir=str(tmp_path / "one"), progress=False, **OPTIONS)
+@pytest.mark.parametrize("cond", [False, True])
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path,
+                                                                    cond: bool) -> None:
+    options = dict(OPTIONS, cond=True) if cond else OPTIONS  # --cond: classes per rank too
+    single = ganvas.train(outdir=str(tmp_path / "one"), progress=False, **options)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", "2", "-m", "ganvas", "train", *cli_args(OPTIONS),
+               "--nproc_per_node", "2", "-m", "ganvas", "train", *cli_args(options),
                "--no-progress", "--outdir", str(tmp_path / "two")]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -21,7 +21,9 @@ from torch import nn
 
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import Discriminator, Generator, import_network_pickle
-from tests.helpers import D_KWARGS, G_KWARGS, write_snapshot
+from ganvas.render import load_generator
+from tests.helpers import D_KWARGS, G_KWARGS, cli, write_snapshot
+
 
 def test_plain_pickle_would_execute_the_source(tmp_path: Path, nvidia_modules, marker) -> None:
     """The fixture is faithful: loading it the usual way runs module_src."""
@@ -55,10 +57,22 @@ def test_import_round_trips_every_tensor(tmp_path: Path, nvidia_modules, marker)
     torch.testing.assert_close(D(images), nets["D"](images))
 
 
-def test_conditional_networks_are_refused(tmp_path: Path, nvidia_modules) -> None:
-    write_snapshot(tmp_path / "net.pkl", nvidia_modules, c_dim=10)
-    with pytest.raises(GanvasError, match=r"net\.pkl: .*conditional \(c_dim=10\)"):
-        import_network_pickle(tmp_path / "net.pkl")
+def test_conditional_networks_import_and_draw_each_class(tmp_path: Path, nvidia_modules,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    nets = write_snapshot(tmp_path / "net.pkl", nvidia_modules, c_dim=10)
+    imported = import_network_pickle(tmp_path / "net.pkl")
+    assert imported["kwargs"]["G"]["c_dim"] == 10 and imported["kwargs"]["D"]["c_dim"] == 10
+    assert "mapping.embed.weight" in imported["G_ema"] and "mapping.fc0.weight" in imported["D"]
+    code, _, err = cli(capsys, "import", tmp_path / "net.pkl", tmp_path / "net.pt")
+    assert code == 0, err
+    G = load_generator(tmp_path / "net.pt")
+    z, c = torch.randn(2, 8), torch.tensor([3, 7])
+    torch.testing.assert_close(G(z, c, noise_mode="const"),
+                               nets["G_ema"].eval()(z, c, noise_mode="const"))
+    code, _, err = cli(capsys, "generate", tmp_path / "net.pt", "--class", "all", "--seeds",
+                       "0", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert len(list((tmp_path / "out").glob("seed0000-*.png"))) == 10
 
 
 class _Call:

@@ -40,7 +40,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-METRICS = ("fid", "kid", "pr")
+METRICS = ("fid", "kid", "pr", "agreement")  # agreement: conditional runs (--cond)
 
 
 def _betas(v: Any) -> str | None:

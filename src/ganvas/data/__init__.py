@@ -23,12 +23,14 @@ from ganvas.errors import GanvasError
 
 @dataclass
 class ImageSet:
-    """Images ready for training: uint8 N×C×H×W (possibly a read-only memory map)."""
+    """Images ready for training: uint8 N×C×H×W (possibly a read-only memory map), and for a
+    labelled set one class index per image (``labels``) with the class names (``classes``)."""
 
     name: str
     images: np.ndarray
     labels: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] | None = None
 
     @property
     def resolution(self) -> int:
@@ -95,7 +97,7 @@ def open_training_data(spec: str, resolution: int, channels: int | None,
         images, labels = builtin.mnist("train" if spec == "mnist" else "test")
         images = builtin.resize_uint8(images, resolution)
         return ImageSet(spec, to_channels(images, channels), labels,
-                        {"source": f"built-in {spec}"})
+                        {"source": f"built-in {spec}"}, [str(digit) for digit in range(10)])
     path = Path(spec)
     if not path.exists():
         raise GanvasError(f"{spec}: no such file or folder (DATA must be 'mnist', a folder, "
@@ -106,8 +108,22 @@ def open_training_data(spec: str, resolution: int, channels: int | None,
             raise GanvasError(f"{spec}: packed at {packed.resolution} px, but --resolution is "
                               f"{resolution}; prepare it again at {resolution} px")
         return ImageSet(dataset_name(spec), to_channels(packed.images, channels),
-                        packed.labels, {"source": str(path)})
+                        packed.labels, {"source": str(path)}, packed.label_names)
     options = PrepareOptions(resolution=resolution, channels=channels)
     packed = PackedDataset.open(prepare_cached(path, options, progress=progress))
     return ImageSet(dataset_name(spec), packed.images, packed.labels,
-                    {"source": str(path), "prepared": str(packed.path)})
+                    {"source": str(path), "prepared": str(packed.path)}, packed.label_names)
+
+
+LABEL_SOURCES = ("one sub-folder per class (at least two), MNIST's idx label files or "
+                 "CIFAR-10's batches")
+
+
+def class_weights(data: ImageSet, option: str = "--cond") -> np.ndarray:
+    """The share of each class in ``data`` (what conditional training samples G's classes
+    from); one error line when the data has no labels, saying where labels come from."""
+    if data.labels is None or not data.classes:
+        raise GanvasError(f"{option}: {data.name} has no class labels; ganvas reads them from "
+                          f"{LABEL_SOURCES} when it prepares the data")
+    counts = np.bincount(np.asarray(data.labels), minlength=len(data.classes))
+    return counts / counts.sum()

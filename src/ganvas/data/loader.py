@@ -20,22 +20,25 @@ class BatchLoader:
     """Endless batches of images in [-1, 1] (N×C×H×W float on ``device``); drops ragged ends.
 
     ``batch`` is the global batch; with ``shard=(rank, world)`` each call returns this rank's
-    ``batch // world`` images of it.
+    ``batch // world`` images of it. With ``labels`` (int64, one per image) :meth:`next_labelled`
+    also returns each image's class.
     """
 
     def __init__(self, images: np.ndarray, batch: int, seed: int, device: torch.device,
                  mirror: bool = False, shard: tuple[int, int] = (0, 1),
-                 channels_last: bool = False):
+                 channels_last: bool = False, labels: np.ndarray | None = None):
         if len(images) < batch:
             raise GanvasError(f"--batch: {batch} is larger than the dataset ({len(images)} "
                               "images)")
         self.images, self.batch, self.seed = images, batch, seed
+        self.labels = labels
         self.device, self.mirror = device, mirror
         self.rank, self.world = shard
         self.channels_last = channels_last
         self.epoch, self.position = 0, 0
         self._order = self._permutation(0)
-        self._staged: tuple[tuple[int, int], torch.Tensor] | None = None
+        self._staged: tuple[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] | None \
+            = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -54,25 +57,34 @@ class BatchLoader:
         self.position += self.batch
         return place
 
-    def _read(self, position: int) -> torch.Tensor:
-        """This rank's uint8 slice of the global batch at ``position``, on the device."""
+    def _read(self, position: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's uint8 slice of the global batch at ``position`` and its labels, on the
+        device."""
         local = self.batch // self.world
         start = position + self.rank * local
         # Sorted reads are sequential on a memory map; order within a batch does not matter.
         idx = np.sort(self._order[start:start + local])
         batch = torch.from_numpy(np.ascontiguousarray(self.images[idx]))
+        labels = torch.from_numpy(self.labels[idx].astype(np.int64)) \
+            if self.labels is not None else None
         if self.device.type == "cuda":
             batch = batch.pin_memory()
-        return batch.to(self.device, non_blocking=True)
+        labels = labels.to(self.device, non_blocking=True) if labels is not None else None
+        return batch.to(self.device, non_blocking=True), labels
 
     def next(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """The next batch; ``generator`` drives the flips."""
+        return self.next_labelled(generator)[0]
+
+    def next_labelled(self, generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next batch and its classes (None without labels); ``generator`` drives flips."""
         if self._staged is not None:
-            place, raw = self._staged
+            place, (raw, labels) = self._staged
             self._staged = None
         else:
             place = self._advance()
-            raw = self._read(place[1])
+            raw, labels = self._read(place[1])
         if self.device.type == "cuda":  # prefetch: the copy overlaps the step on the GPU
             self._stage()
         batch = raw.float().div_(127.5).sub_(1.0)
@@ -80,7 +92,7 @@ class BatchLoader:
             batch = batch.contiguous(memory_format=torch.channels_last)
         if self.mirror:
             batch = random_flip(batch, generator=generator)
-        return batch
+        return batch, labels
 
     def _stage(self) -> None:
         before = (self.epoch, self.position)

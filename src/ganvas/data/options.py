@@ -129,3 +129,6 @@ class DataOptions:
     mirror: bool | None = opt(None, "Also show D x-flipped real images (default: on for "
                               "your pictures, off for the built-in digits, which are not "
                               "symmetric).", section="data")
+    cond: bool = opt(False, "Class-conditional: train on the data's class labels (class "
+                     "sub-folders, MNIST's or CIFAR-10's labels), so G draws a class on request "
+                     "('generate --class').", section="data")

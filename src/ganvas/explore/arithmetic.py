@@ -4,6 +4,10 @@ Single samples are noisy, so the paper averages the latents of a few images that
 before adding and subtracting them; ``mean(...)`` does exactly that. The expression language is
 in :mod:`ganvas.explore.expression`; this module evaluates it in the generator's latent space
 (z for DCGAN, w for StyleGAN2) and writes the result and the paper-style figure.
+
+In a conditional run, seeds are drawn in the class ``--class`` names, and ``class(NAME)`` is a
+class's direction: in z, the class's one-hot part alone (so ``12 - class(cat) + class(dog)`` is
+seed 12 drawn as a dog); in w, the mean w of the class over ``CLASS_SEEDS`` seeds.
 """
 
 from __future__ import annotations
@@ -14,11 +18,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganvas.explore.expression import LatentFile, Mean, Node, Scaled, Seed, Sum, parse
+from ganvas.errors import GanvasError
+from ganvas.explore.expression import (
+    ClassTerm,
+    LatentFile,
+    Mean,
+    Node,
+    Scaled,
+    Seed,
+    Sum,
+    parse,
+)
 from ganvas.explore.figure import Panel, draw_figure
 from ganvas.render import LatentSpace
-from ganvas.utils.io import writable_folder
-from ganvas.utils.io import save_image
+from ganvas.utils.classes import parse_classes
+from ganvas.utils.io import save_image, writable_folder
+
+CLASS_SEEDS = 100  # seeds averaged for a class's direction in w
 
 
 @dataclass
@@ -33,9 +49,29 @@ class Term:
 class Evaluator:
     """Turns expression trees into latents (1×shape) of one :class:`LatentSpace`."""
 
-    def __init__(self, space: LatentSpace):
+    def __init__(self, space: LatentSpace, class_names: list[str] | None = None,
+                 seed_class: int | None = None):
         self.space = space
+        self.class_names = class_names or []
+        self.seed_class = seed_class
         self._files: dict[str, tuple[torch.Tensor, list[str]]] = {}
+
+    def seeds(self, seeds: list[int]) -> torch.Tensor:
+        """The seeds' latents, in ``--class`` for a conditional run."""
+        classes = None if self.seed_class is None else [self.seed_class] * len(seeds)
+        return self.space.from_seeds(seeds, classes)
+
+    def class_direction(self, name: str) -> torch.Tensor:
+        if not self.space.num_classes:
+            raise GanvasError(f"class({name}): this run is unconditional (trained without "
+                              "--cond)")
+        k = parse_classes(name, self.class_names, f"class({name})")[0]
+        if self.space.space == "w":
+            seeds = list(range(CLASS_SEEDS))
+            return self.space.from_seeds(seeds, [k] * len(seeds)).mean(0, keepdim=True)
+        latent = torch.zeros(1, *self.space.shape)
+        latent[0, self.space.shape[0] - self.space.num_classes + k] = 1.0
+        return latent
 
     def file(self, path: str) -> tuple[torch.Tensor, list[str]]:
         if path not in self._files:
@@ -44,9 +80,11 @@ class Evaluator:
 
     def value(self, node: Node) -> torch.Tensor:
         if isinstance(node, Seed):
-            return self.space.from_seeds([node.seed])
+            return self.seeds([node.seed])
         if isinstance(node, Mean):
-            return self.space.from_seeds(node.seeds).mean(0, keepdim=True)
+            return self.seeds(node.seeds).mean(0, keepdim=True)
+        if isinstance(node, ClassTerm):
+            return self.class_direction(node.name)
         if isinstance(node, LatentFile):
             return self.file(node.path)[0].mean(0, keepdim=True)
         if isinstance(node, Scaled):
@@ -61,8 +99,10 @@ class Evaluator:
         if isinstance(node, Seed):
             return [(f"seed {node.seed}", self.value(node))]
         if isinstance(node, Mean):
-            latents = self.space.from_seeds(node.seeds)
+            latents = self.seeds(node.seeds)
             return [(f"seed {s}", latents[i:i + 1]) for i, s in enumerate(node.seeds)]
+        if isinstance(node, ClassTerm):
+            return [(f"class {node.name}", self.value(node))]
         if isinstance(node, LatentFile):
             latents, labels = self.file(node.path)
             return [(label, latents[i:i + 1]) for i, label in enumerate(labels)]
@@ -74,7 +114,7 @@ class Evaluator:
 
     def term(self, operator: str, node: Node) -> Term:
         members = self.leaves(node)
-        single = len(members) == 1 and isinstance(node, (Seed, LatentFile))
+        single = len(members) == 1 and isinstance(node, (Seed, LatentFile, ClassTerm))
         return Term(operator, members, None if single else (describe(node), self.value(node)))
 
 
@@ -87,6 +127,8 @@ def describe(node: Node) -> str:
         return "mean"
     if isinstance(node, LatentFile):
         return Path(node.path).stem
+    if isinstance(node, ClassTerm):
+        return f"class {node.name}"
     if isinstance(node, Scaled):
         return f"{node.factor:g}*{describe(node.operand)}"
     return "(sum)"
@@ -108,13 +150,17 @@ def top_terms(tree: Node) -> list[tuple[str, Node]]:
 
 def arithmetic(G: torch.nn.Module, expression: str, outdir: str | Path,
                truncation_psi: float | None = None, noise_mode: str | None = None,
-               batch: int = 64, precision: str = "fp32") -> dict[str, Path]:
+               batch: int = 64, precision: str = "fp32",
+               seed_class: str | None = None) -> dict[str, Path]:
     """Evaluate ``expression`` with generator ``G``; write ``result.png``, ``result.npz`` (for
-    ``generate --latents``) and ``figure.png`` into ``outdir``."""
+    ``generate --latents``) and ``figure.png`` into ``outdir``. ``seed_class``: the class the
+    seeds are drawn in (a conditional run)."""
     tree = parse(expression)
     space = LatentSpace(G, truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch,
                         precision=precision)
-    evaluator = Evaluator(space)
+    names = list(getattr(G, "class_names", []) or [])
+    cls = parse_classes(seed_class, names)[0] if seed_class is not None else None
+    evaluator = Evaluator(space, names, cls)
     result = evaluator.value(tree)
     terms = [evaluator.term(op, node) for op, node in top_terms(tree)]
     outdir = writable_folder(outdir)

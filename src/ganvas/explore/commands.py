@@ -19,8 +19,15 @@ from ganvas.explore.interpolate import interpolate
 from ganvas.explore.media import IMAGE_FORMATS, VIDEO_FORMATS, parse_grid, video_format
 from ganvas.explore.project import project
 from ganvas.explore.stylemix import style_mixing_grid
-from ganvas.render import (DEFAULT_BATCH, NOISE_MODES, PRECISIONS, load_discriminator,
-                           load_generator, parse_seeds)
+from ganvas.render import (
+    DEFAULT_BATCH,
+    NOISE_MODES,
+    PRECISIONS,
+    load_discriminator,
+    load_generator,
+    parse_seeds,
+)
+from ganvas.utils.classes import parse_classes
 from ganvas.utils.cli import user_errors
 from ganvas.utils.device import pick_device
 from ganvas.utils.io import save_image, writable_folder
@@ -74,6 +81,9 @@ def _load(run: str, ema: bool, device: str) -> Any:
               show_default=True)
 @click.option("--latents", default=None, metavar="FILE.npz",
               help="Render saved latents (from project or arithmetic) instead of seeds.")
+@click.option("--class", "classes", default=None, metavar="NAMES|all",
+              help="A conditional run (--cond): the classes to draw, by name or index, "
+                   "comma-separated, or all (with --grid: a row per class).")
 @click.option("--style-mix", nargs=2, default=None, metavar="ROW_SEEDS COL_SEEDS",
               help="StyleGAN2: a style-mixing grid, rows' images with --mix-layers' styles from "
                    "the columns' seeds (writes style_mix.png).")
@@ -83,8 +93,8 @@ def _load(run: str, ema: bool, device: str) -> Any:
 def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mode: str | None,
                      device: str, precision: str, seeds: str | None, count: int | None,
                      outdir: str | None, grid: str | None, batch: int, image_format: str,
-                     latents: str | None, style_mix: tuple[str, str] | None,
-                     mix_layers: str) -> None:
+                     latents: str | None, classes: str | None,
+                     style_mix: tuple[str, str] | None, mix_layers: str) -> None:
     """Write images from RUN (a run folder or checkpoint): one per seed, or a grid."""
     seed_list = parse_seeds(seeds) if seeds is not None else None
     if outdir is None:
@@ -100,7 +110,7 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
     paths = generate(run, seed_list, outdir, grid=grid, count=count, batch=batch,
                      truncation_psi=truncation_psi, ema=ema, image_format=image_format,
                      latents=latents, noise_mode=noise_mode, device=pick_device(device),
-                     progress=True, precision=precision)
+                     progress=True, precision=precision, classes=classes)
     click.echo(f"wrote {len(paths)} image(s) to {Path(outdir)}")
 
 
@@ -114,18 +124,22 @@ def generate_command(run: str, ema: bool, truncation_psi: float | None, noise_mo
               help="Several walks side by side; cell k walks through each seed + k.")
 @click.option("--fps", type=float, default=30.0, show_default=True)
 @click.option("--batch", type=int, default=DEFAULT_BATCH, show_default=True)
+@click.option("--class", "classes", default=None, metavar="NAMES",
+              help="A conditional run: one class for the walk, a class per key seed, or with "
+                   "one seed the classes to walk through (--seeds 7 --class 3,8).")
 @user_errors
 def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
                         noise_mode: str | None, device: str, seeds: str, out: str, frames: int,
                         precision: str, loop: bool, grid: str, fps: float,
-                        batch: int) -> None:
-    """A video walking through RUN's latent space from seed to seed."""
+                        batch: int, classes: str | None) -> None:
+    """A video walking through RUN's latent space from seed to seed (or class to class)."""
     seed_list, shape = parse_seeds(seeds), parse_grid(grid)
     video_format(out)
     G = _load(run, ema, device)
+    class_list = parse_classes(classes, G.class_names) if classes is not None else None
     path = interpolate(G, seed_list, out, frames=frames, loop=loop, grid=shape, fps=fps,
                        truncation_psi=truncation_psi, noise_mode=noise_mode, batch=batch,
-                       progress=True, precision=precision)
+                       progress=True, precision=precision, classes=class_list)
     click.echo(f"wrote {path}")
 
 
@@ -134,14 +148,17 @@ def interpolate_command(run: str, ema: bool, truncation_psi: float | None,
 @click.argument("expression")
 @click.option("--out", "outdir", default="arithmetic", show_default=True,
               help="Folder for result.png, result.npz and figure.png.")
+@click.option("--class", "seed_class", default=None, metavar="NAME",
+              help="A conditional run: the class the expression's seeds are drawn in.")
 @user_errors
 def arithmetic_command(run: str, ema: bool, truncation_psi: float | None,
                        noise_mode: str | None, device: str, precision: str, expression: str,
-                       outdir: str) -> None:
+                       outdir: str, seed_class: str | None) -> None:
     """Add and subtract latents: "mean(12,40,77) - mean(3,9) + mean(51,60)".
 
     Terms: a seed (12), mean(seeds), a latent file (@photo.npz or file(photo.npz)), a number
-    times a term (0.5*mean(1,2)), term/number, + and -, parentheses.
+    times a term (0.5*mean(1,2)), term/number, + and -, parentheses; in a conditional run,
+    class(NAME), a class's direction: "12 - class(3) + class(8)" with --class 3.
     """
 
     try:
@@ -150,7 +167,8 @@ def arithmetic_command(run: str, ema: bool, truncation_psi: float | None,
         click.echo(exc.pointer, err=True)
         raise
     paths = arithmetic(_load(run, ema, device), expression, outdir,
-                       truncation_psi=truncation_psi, noise_mode=noise_mode, precision=precision)
+                       truncation_psi=truncation_psi, noise_mode=noise_mode, precision=precision,
+                       seed_class=seed_class)
     click.echo(f"wrote {paths['result']} and {paths['figure']}")
 
 

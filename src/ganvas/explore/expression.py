@@ -8,6 +8,7 @@ Grammar, loosest binding first::
     primary    := NUMBER                          a seed, or a factor next to "*" and "/"
                 | "mean" "(" seeds ")"            seeds: 12, 40, 70-75
                 | "file" "(" PATH ")" | "@" PATH  saved latents (their mean when several)
+                | "class" "(" NAME ")"            a class's direction (a conditional run)
                 | "(" expression ")"
 
 A number is a scalar only as an operand of ``*`` (the left one when both are numbers: ``3*5`` is
@@ -69,6 +70,11 @@ class Mean(Node):
 @dataclass
 class LatentFile(Node):
     path: str
+
+
+@dataclass
+class ClassTerm(Node):
+    name: str
 
 
 @dataclass
@@ -170,12 +176,16 @@ class _Parser:
         if self.text.startswith("file", self.pos):
             self.pos += 4
             return LatentFile(start + 1, self.file_path())
+        if self.text.startswith("class", self.pos):
+            self.pos += 5
+            return ClassTerm(start + 1, self.file_path())
         match = NUMBER.match(self.text, self.pos)
         if match:
             self.pos = match.end()
             return Number(start + 1, float(match.group()), match.group())
         found = repr(char) if char else "the end"
-        self.fail(f"expected a seed, mean(...), file(...), @file or '(', found {found}")
+        self.fail(f"expected a seed, mean(...), file(...), @file, class(...) or '(', found "
+                  f"{found}")
 
     def seed_list(self) -> list[int]:
         self.expect("(")

@@ -12,9 +12,11 @@ from typing import Any
 import click
 
 from ganvas.errors import GanvasError
+from ganvas.metrics.agreement import class_agreement
 from ganvas.metrics.evaluation import evaluate, score_items
 from ganvas.metrics.evaluation import save_stats as save
 from ganvas.metrics.nearest import nearest_report
+from ganvas.metrics.per_class import per_class_scores
 from ganvas.utils.cli import user_errors
 
 
@@ -38,6 +40,12 @@ def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> No
                    "[default: 10000; 1000 samples with --nearest].")
 @click.option("--nearest", is_flag=True, help="Is B copying A? Each sample beside its 3 nearest "
               "images of A (a figure), and a memorisation score.")
+@click.option("--agreement", is_flag=True, help="Does a conditional run obey? A linear probe "
+              "fitted on A's labelled images judges B's samples (n of them, classes uniform); "
+              "prints the share drawn in the class asked for, and the probe's own accuracy on "
+              "held-out real images.")
+@click.option("--per-class", is_flag=True, help="Intra-class FID and KID of a conditional run: "
+              "each class's n samples against A's images of that class, averaged.")
 @click.option("--held-out", default=None, metavar="DATA", help="With --nearest: real images "
               "not trained on, whose distances to A set the bar [default: A's own "
               "leave-one-out distances].")
@@ -57,7 +65,8 @@ def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> No
                    "8 KB per image).")
 @user_errors
 def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: int | None,
-                     nearest: bool, held_out: str | None, out: str | None,
+                     nearest: bool, agreement: bool, per_class: bool, held_out: str | None,
+                     out: str | None,
                      batch_size: int | None, inception: str | None, device: str | None,
                      no_cache: bool, save_stats: tuple[str, str] | None,
                      no_features: bool) -> None:
@@ -68,6 +77,25 @@ def evaluate_command(sides: tuple[str, ...], fid: bool, kid: bool, pr: bool, n: 
     FID is computed. Scores print with a protocol line: quote it with the numbers.
     With --nearest, A is the training data and B the run: is it copying its pictures?
     """
+    if per_class:
+        if len(sides) != 2 or nearest or agreement:
+            raise GanvasError("--per-class: give the labelled DATA and a conditional RUN")
+        result = per_class_scores(sides[0], sides[1], n=n or 1000, batch_size=batch_size,
+                                  inception=inception, device=device, progress=True)
+        for name, scores in result["classes"].items():
+            click.echo(f"class {name}: fid {scores['fid']:.4f}, kid {scores['kid_mean']:.6f}")
+        click.echo(f"intra-class fid {result['fid']:.4f}, kid {result['kid_mean']:.6f}\n"
+                   f"protocol: {result['protocol']}")
+        return
+    if agreement:
+        if len(sides) != 2 or nearest:
+            raise GanvasError("--agreement: give the labelled DATA and a conditional RUN")
+        result = class_agreement(sides[0], sides[1], n=n or 1000, batch_size=batch_size,
+                                 inception=inception, device=device, progress=True)
+        click.echo(f"agreement {result['agreement']:.4f} (probe's accuracy on held-out real "
+                   f"images {result['probe_accuracy']:.4f}; ratio {result['ratio']:.3f})\n"
+                   f"protocol: {result['protocol']}")
+        return
     if nearest:
         if len(sides) != 2:
             raise GanvasError("--nearest: give the training DATA and the RUN")

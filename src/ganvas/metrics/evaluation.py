@@ -246,6 +246,9 @@ def score_items(result: dict[str, Any]) -> list[tuple[str, str]]:
     if "precision" in result:
         items += [("precision", f"{result['precision']:.4f}"),
                   ("recall", f"{result['recall']:.4f}")]
+    if "agreement" in result:
+        items.append(("agreement", f"{result['agreement']:.4f} (real "
+                                   f"{result['probe_accuracy']:.4f})"))
     return items
 
 

@@ -153,14 +153,23 @@ class FileSide(ImageSide):
 
 
 class GeneratorSide(ImageSide):
-    """Samples of a generator, sample i from seed i (latents as ``ganvas.render.seed_latent``)."""
+    """Samples of a generator, sample i from seed i (latents as ``ganvas.render.seed_latent``).
 
-    def __init__(self, G: Callable[[torch.Tensor], torch.Tensor], description: str) -> None:
+    A class-conditional generator draws every class equally often (seed s: class s mod K), or
+    only class ``cls`` when given; the description says which.
+    """
+
+    def __init__(self, G: Callable[[torch.Tensor], torch.Tensor], description: str,
+                 cls: int | None = None) -> None:
         super().__init__()
         z_dim = getattr(G, "z_dim", None)
         if not isinstance(z_dim, int) or z_dim < 1:
             raise GanvasError(f"{description}: a generator needs an integer z_dim attribute")
-        self.G, self.z_dim, self.description = G, z_dim, description
+        self.num_classes = int(getattr(G, "num_classes", 0) or 0)
+        if self.num_classes:
+            description += f", class {cls}" if cls is not None else \
+                f", classes uniform (seed s: class s mod {self.num_classes})"
+        self.G, self.z_dim, self.description, self.cls = G, z_dim, description, cls
 
     def batches(self, n: int, batch_size: int) -> Iterator[np.ndarray]:
         was_training = getattr(self.G, "training", False)
@@ -180,7 +189,11 @@ class GeneratorSide(ImageSide):
         batches, so each seed gives the same pixels there); a plain callable gets the z's."""
         if isinstance(self.G, torch.nn.Module) and any(True for _ in self.G.parameters()):
             space = LatentSpace(self.G)
-            out = torch.from_numpy(space.render(space.from_seeds(seeds)))
+            classes = None
+            if space.num_classes:
+                classes = [self.cls if self.cls is not None else s % space.num_classes
+                           for s in seeds]
+            out = torch.from_numpy(space.render(space.from_seeds(seeds, classes)))
         else:
             with torch.inference_mode():
                 out = self.G(torch.cat([seed_latent(s, self.z_dim) for s in seeds]))

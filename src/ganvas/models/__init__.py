@@ -38,8 +38,10 @@ class ModelFamily(Protocol):
         by option name; only the unset ones are applied."""
         ...
 
-    def build(self, options: Any, resolution: int, channels: int) -> tuple[nn.Module, nn.Module]:
-        """Return (G, D) for images of ``resolution`` px with ``channels`` channels."""
+    def build(self, options: Any, resolution: int, channels: int,
+              num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+        """Return (G, D) for images of ``resolution`` px with ``channels`` channels, conditioned
+        on ``num_classes`` classes (0: unconditional): ``G(z, c)`` and ``D(x, c)``."""
         ...
 
     def objective(self, options: Any, objective: ObjectiveOptions, G: nn.Module, D: nn.Module,

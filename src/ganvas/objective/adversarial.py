@@ -36,6 +36,12 @@ class AdversarialObjective:
 
     With ``compile`` the batch forwards run compiled (``G_forward``, ``D_forward``); the
     gradient penalties take the eager ``D``, since a compiled module has no double backward.
+
+    Class-conditional (``label_weights``, the share of each class in the data): every G and D
+    call takes classes. Fakes draw theirs from ``label_weights`` with ``z_rng``, as they draw
+    their latents (each rank its slice of the global batch's, so the pairing of latent and
+    class does not depend on the number of processes); reals come with their own. Penalties
+    on images that mix reals and fakes (WGAN-GP) judge them with the reals' classes.
     """
 
     def __init__(self, options: ObjectiveOptions, G: nn.Module, D: nn.Module,
@@ -44,7 +50,7 @@ class AdversarialObjective:
                  autocast: Callable[[], Any] | None = None,
                  penalty_autocast: Callable[[], Any] | None = None,
                  device: torch.device | None = None, default_aug: str = "none",
-                 compile: bool = False):
+                 compile: bool = False, label_weights: torch.Tensor | None = None):
         self.options, self.G, self.D, self.rng = options, G, D, rng
         self.z_dim = G.z_dim
         self.G_forward, self.D_forward = maybe_compile(G, compile), maybe_compile(D, compile)
@@ -60,6 +66,8 @@ class AdversarialObjective:
         self.r2_gamma = options.r2
         self._autocast = autocast or contextlib.nullcontext
         self._penalty_autocast = penalty_autocast or self._autocast
+        self.label_weights = label_weights.to(device or "cpu") if label_weights is not None \
+            else None
 
     # -- what the loop schedules -------------------------------------------------------------
 
@@ -87,9 +95,19 @@ class AdversarialObjective:
         z = torch.randn(n * self.world, self.z_dim, device=device, generator=self.z_rng)
         return z[self.rank * n:(self.rank + 1) * n] if self.world > 1 else z
 
-    def fakes(self, n: int, device: torch.device, for_generator: bool) -> torch.Tensor:
-        """A fresh batch of G's images (the G step also updates G's own running averages)."""
-        return self.G_forward(self.sample_z(n, device))
+    def sample_labels(self, n: int, device: torch.device) -> torch.Tensor | None:
+        """``n`` classes drawn as the data has them (this rank's slice); None unconditional."""
+        if self.label_weights is None:
+            return None
+        c = torch.multinomial(self.label_weights, n * self.world, replacement=True,
+                              generator=self.z_rng)
+        return c[self.rank * n:(self.rank + 1) * n] if self.world > 1 else c
+
+    def fakes(self, n: int, device: torch.device, for_generator: bool,
+              c: torch.Tensor | None = None) -> torch.Tensor:
+        """A fresh batch of G's images of classes ``c`` (the G step also updates G's own
+        running averages)."""
+        return self.G_forward(self.sample_z(n, device), c)
 
     def d_view(self, images: torch.Tensor, progress: float) -> torch.Tensor:
         """What D sees of an image batch: ADA or DiffAugment, then annealed instance noise."""
@@ -100,37 +118,41 @@ class AdversarialObjective:
         sigma = losses.linear_anneal(self.options.instance_noise, progress)
         return losses.add_instance_noise(images, sigma, generator=self.rng)
 
-    def judge(self, images: torch.Tensor, progress: float,
+    def judge(self, images: torch.Tensor, progress: float, c: torch.Tensor | None = None,
               penalty: bool = False) -> torch.Tensor:
-        """D's logits on its view of ``images``, in fp32 whatever the autocast dtype; a
-        ``penalty`` takes the eager D in the penalties' precision, for its double backward."""
+        """D's logits on its view of ``images`` (of classes ``c``), in fp32 whatever the
+        autocast dtype; a ``penalty`` takes the eager D in the penalties' precision, for its
+        double backward."""
         if penalty:
             with self.penalty_precision():
-                return self.D(self.d_view(images, progress)).float()
+                return self.D(self.d_view(images, progress), c).float()
         with self.precision():
-            return self.D_forward(self.d_view(images, progress)).float()
+            return self.D_forward(self.d_view(images, progress), c).float()
 
-    def real_terms(self, reals: torch.Tensor,
-                   progress: float) -> tuple[torch.Tensor, torch.Tensor | None, Stats]:
+    def real_terms(self, reals: torch.Tensor, progress: float, c: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, Stats]:
         """D's logits on the real batch, and a loss of D's own on it (a family's
         self-supervision; None here) with its statistics."""
-        return self.judge(reals, progress), None, {}
+        return self.judge(reals, progress, c), None, {}
 
-    def viewed_d(self, progress: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    def viewed_d(self, progress: float,
+                 c: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """D composed with its input view: the function gradient penalties differentiate."""
-        return lambda x: self.judge(x, progress, penalty=True)
+        return lambda x: self.judge(x, progress, c, penalty=True)
 
     # -- the phases --------------------------------------------------------------------------
 
-    def discriminator_step(self, reals: torch.Tensor,
-                           progress: float) -> tuple[torch.Tensor, Stats]:
-        """Loss of D on a real batch and a fresh fake batch (G frozen), with non-lazy penalties."""
+    def discriminator_step(self, reals: torch.Tensor, progress: float,
+                           labels: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+        """Loss of D on a real batch (of classes ``labels``) and a fresh fake batch (G frozen),
+        with non-lazy penalties."""
         cfg = self.options
         n = reals.shape[0]
+        fake_c = self.sample_labels(n, reals.device)
         with torch.no_grad(), self.precision():
-            fakes = self.fakes(n, reals.device, for_generator=False).float()
-        real_logits, own_loss, own_stats = self.real_terms(reals, progress)
-        fake_logits = self.judge(fakes, progress)
+            fakes = self.fakes(n, reals.device, for_generator=False, c=fake_c).float()
+        real_logits, own_loss, own_stats = self.real_terms(reals, progress, labels)
+        fake_logits = self.judge(fakes, progress, fake_c)
         if self.ada_control is not None:
             self.ada_control.accumulate(real_logits.detach())
         real_t, fake_t = losses.discriminator_targets(
@@ -141,12 +163,12 @@ class AdversarialObjective:
         stats = {"loss_D": adv.detach(), **own_stats,
                  **score_stats(real_logits, fake_logits, paired=cfg.loss == "rpgan")}
         if cfg.gp:
-            gp = losses.wgan_gp_penalty(self.viewed_d(progress), reals, fakes,
+            gp = losses.wgan_gp_penalty(self.viewed_d(progress, labels), reals, fakes,
                                         generator=self.rng)
             total = total + cfg.gp * gp
             stats["penalty_gp"] = gp.detach()
         if cfg.dragan:
-            dragan = losses.dragan_penalty(self.viewed_d(progress), reals, k=cfg.dragan_k,
+            dragan = losses.dragan_penalty(self.viewed_d(progress, labels), reals, k=cfg.dragan_k,
                                            noise=cfg.dragan_noise, c=cfg.dragan_c,
                                            generator=self.rng)
             total = total + cfg.dragan * dragan
@@ -155,32 +177,39 @@ class AdversarialObjective:
             total = total + cfg.kernel_l2 * losses.kernel_l2(self.D)
         return total, stats
 
-    def discriminator_regularizer(self, reals: torch.Tensor,
-                                  progress: float) -> tuple[torch.Tensor, Stats]:
+    def discriminator_regularizer(self, reals: torch.Tensor, progress: float,
+                                  labels: torch.Tensor | None = None
+                                  ) -> tuple[torch.Tensor, Stats]:
         """Lazy R1 on reals (and R2 on fresh fakes) as D sees them: (γ/2)·interval·E‖∇D‖², its
         own optimizer step."""
         total, stats = torch.zeros((), device=reals.device), {}
         if self.r1_gamma:
-            r1 = losses.r1_penalty(self.viewed_d(progress), reals)
+            r1 = losses.r1_penalty(self.viewed_d(progress, labels), reals)
             total, stats["penalty_r1"] = total + self.r1_gamma / 2 * r1, r1.detach()
         if self.r2_gamma:
+            fake_c = self.sample_labels(reals.shape[0], reals.device)
             with torch.no_grad(), self.precision():
-                fakes = self.fakes(reals.shape[0], reals.device, for_generator=False).float()
-            r2 = losses.r1_penalty(self.viewed_d(progress), fakes)
+                fakes = self.fakes(reals.shape[0], reals.device, for_generator=False,
+                                   c=fake_c).float()
+            r2 = losses.r1_penalty(self.viewed_d(progress, fake_c), fakes)
             total, stats["penalty_r2"] = total + self.r2_gamma / 2 * r2, r2.detach()
         return self.r1_interval * total, stats
 
     def generator_step(self, batch: int, device: torch.device, progress: float,
-                       reals: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
-        """Loss of G on a fresh fake batch, judged by D through the same view (the relativistic
-        ``rpgan`` loss also judges ``reals``, the D step's last real batch)."""
+                       reals: torch.Tensor | None = None,
+                       labels: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+        """Loss of G on a fresh fake batch of sampled classes, judged by D through the same
+        view (the relativistic ``rpgan`` loss also judges ``reals`` of classes ``labels``, the
+        D step's last real batch, and then draws its fakes with those classes)."""
+        c = labels if self.options.loss == "rpgan" else self.sample_labels(batch, device)
         with self.precision():
-            fakes = self.fakes(batch, device, for_generator=True).float()
+            fakes = self.fakes(batch, device, for_generator=True, c=c).float()
         real_logits = None
         if self.options.loss == "rpgan":
             with torch.no_grad():
-                real_logits = self.judge(reals, progress)
-        adv = losses.generator_loss(self.options.loss, self.judge(fakes, progress), real_logits)
+                real_logits = self.judge(reals, progress, labels)
+        adv = losses.generator_loss(self.options.loss, self.judge(fakes, progress, c),
+                                    real_logits)
         total = adv
         if self.options.kernel_l2:
             total = total + self.options.kernel_l2 * losses.kernel_l2(self.G)

@@ -51,17 +51,18 @@ class LightweightObjective(AdversarialObjective):
         super().__init__(options, G, D, rng, **fast)
         self.recon_weight = recon_weight
 
-    def fakes(self, n: int, device: torch.device, for_generator: bool) -> torch.Tensor:
-        return self.G_forward(self.sample_z(n, device), generator=self.rng)
+    def fakes(self, n: int, device: torch.device, for_generator: bool,
+              c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G_forward(self.sample_z(n, device), c, generator=self.rng)
 
-    def real_terms(self, reals: torch.Tensor,
-                   progress: float) -> tuple[torch.Tensor, torch.Tensor | None, Stats]:
+    def real_terms(self, reals: torch.Tensor, progress: float, c: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, Stats]:
         """Logits on the reals as D sees them, and the reconstruction loss × its weight."""
         if not self.recon_weight:
-            return super().real_terms(reals, progress)
+            return super().real_terms(reals, progress, c)
         quarter = torch.randint(4, (), device=reals.device, generator=self.rng)
         with self.precision():
             seen = self.d_view(reals, progress)
-            logits, made = self.D_forward(seen, reconstruct=True, quarter=quarter)
+            logits, made = self.D_forward(seen, c, reconstruct=True, quarter=quarter)
             loss = reconstruction_loss(seen.float(), made, quarter, self.D.perceptual)
         return logits.float(), self.recon_weight * loss, {"loss_recon": loss.detach()}

@@ -24,20 +24,22 @@ PL_INTERVAL = 4
 
 
 def mix_styles(G: Any, z: Tensor, prob: float = 0.9,
-               generator: torch.Generator | None = None, update_emas: bool = False) -> Tensor:
+               generator: torch.Generator | None = None, update_emas: bool = False,
+               c: Tensor | None = None) -> Tensor:
     """ws for style-mixing regularisation: with probability ``prob``, the layers from a random
     cutoff (1 ≤ cutoff < num_ws, one per batch as in the reference) take the styles of a second
     random latent, so G cannot rely on adjacent styles being correlated.
 
-    Drawn without host syncs; ``generator`` supplies the randomness (on ``z``'s device).
+    Drawn without host syncs; ``generator`` supplies the randomness (on ``z``'s device). Both
+    latents map with the same classes ``c``.
     """
-    ws = G.mapping(z, update_emas=update_emas)
+    ws = G.mapping(z, c, update_emas=update_emas)
     if prob <= 0 or G.num_ws < 2:
         return ws
     draw = dict(generator=generator, device=z.device)
     cutoff = torch.randint(1, G.num_ws, (), **draw)
     cutoff = torch.where(torch.rand((), **draw) < prob, cutoff, torch.full_like(cutoff, G.num_ws))
-    other = G.mapping(torch.randn(z.shape, dtype=z.dtype, **draw))
+    other = G.mapping(torch.randn(z.shape, dtype=z.dtype, **draw), c)
     mixed = (torch.arange(G.num_ws, device=z.device) >= cutoff).reshape(1, -1, 1)
     return torch.where(mixed, other, ws)
 
@@ -71,11 +73,12 @@ class PathLengthPenalty:
         self.pl_mean = torch.zeros([])
 
     def __call__(self, G: Any, z: Tensor, style_mixing: float = 0.0,
-                 generator: torch.Generator | None = None) -> Tensor:
+                 generator: torch.Generator | None = None, c: Tensor | None = None) -> Tensor:
         """Per-sample penalties, shape (len(z) // batch_shrink,); the caller multiplies their
         mean by the weight (2 in the reference) and the lazy-regularisation interval."""
         z = z[: max(z.shape[0] // self.batch_shrink, 1)]
-        ws = mix_styles(G, z, style_mixing, generator=generator)
+        c = c[: len(z)] if c is not None else None
+        ws = mix_styles(G, z, style_mixing, generator=generator, c=c)
         images = G.synthesize(ws, generator=generator)
         lengths = path_lengths(images, ws, generator)
         self.pl_mean = self.pl_mean.to(lengths.device)
@@ -109,10 +112,11 @@ class StyleGAN2Objective(AdversarialObjective):
     def g_reg_interval(self) -> int | None:
         return PL_INTERVAL if self.pl_weight else None
 
-    def fakes(self, n: int, device: torch.device, for_generator: bool) -> torch.Tensor:
+    def fakes(self, n: int, device: torch.device, for_generator: bool,
+              c: torch.Tensor | None = None) -> torch.Tensor:
         """Style-mixed fakes with random noise; the G step also tracks w_avg."""
         ws = mix_styles(self.G, self.sample_z(n, device), self.style_mixing,
-                        generator=self.rng, update_emas=for_generator)
+                        generator=self.rng, update_emas=for_generator, c=c)
         noise_mode = "random" if self.G.training else "const"
         return self.synthesis_forward(ws, noise_mode=noise_mode, generator=self.rng)
 
@@ -121,7 +125,8 @@ class StyleGAN2Objective(AdversarialObjective):
         """Path-length penalty on half a batch, × weight × interval (lazy)."""
         with self.penalty_precision():
             penalty = self.path_length(self.G, self.sample_z(batch, device),
-                                       self.style_mixing, generator=self.rng).float()
+                                       self.style_mixing, generator=self.rng,
+                                       c=self.sample_labels(batch, device)).float()
         loss = penalty.mean() * self.pl_weight * PL_INTERVAL
         return loss, {"penalty_pl": penalty.mean().detach()}
 

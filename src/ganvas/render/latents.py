@@ -89,12 +89,17 @@ class LatentSpace:
     ``z_dim``, ``resolution``, ``img_channels``); it works in w when it has ``mapping`` and
     ``synthesis``. ``noise_mode`` goes to generators that take one; asking for it elsewhere is
     an error rather than silently ignored.
+
+    A class-conditional G (``num_classes > 0``) needs a class per seed. In w the class is in
+    the latent already (the mapping took it); in z a latent is z joined to the class's one-hot
+    row, so a walk between two latents can also walk between classes.
     """
 
     def __init__(self, G: nn.Module, truncation_psi: float | None = None,
                  noise_mode: str | None = None, batch: int = DEFAULT_BATCH,
                  precision: str = "fp32"):
         self.G = G
+        self.num_classes = int(getattr(G, "num_classes", 0) or 0)
         self.space = "w" if callable(getattr(G, "mapping", None)) and \
             callable(getattr(G, "synthesis", None)) else "z"
         if truncation_psi is not None and self.space == "z" and not truncation_psi > 0:
@@ -124,32 +129,60 @@ class LatentSpace:
         """The shape of one latent (without the batch dimension)."""
         if self.space == "w":
             return (int(self.G.num_ws), int(self.G.w_dim))
-        return (int(self.G.z_dim),)
+        return (int(self.G.z_dim) + self.num_classes,)
 
-    def from_seeds(self, seeds: Iterable[int]) -> torch.Tensor:
-        """One latent per seed (N×shape, CPU), truncated as configured."""
+    def with_classes(self, zs: torch.Tensor, classes: Sequence[int] | None) -> torch.Tensor:
+        """``zs`` joined to the one-hot rows of ``classes`` (a conditional G), else ``zs``."""
+        if not self.num_classes:
+            if classes is not None:
+                raise GanvasError("--class: this run is unconditional (trained without --cond)")
+            return zs
+        if classes is None:
+            raise GanvasError("this run is class-conditional: choose classes with --class "
+                              "(names, indices or 'all')")
+        if len(classes) != len(zs):
+            raise GanvasError(f"{len(classes)} classes for {len(zs)} seeds")
+        c = torch.as_tensor(list(classes), dtype=torch.long)
+        return torch.cat([zs, nn.functional.one_hot(c, self.num_classes).to(zs)], dim=1)
+
+    def _map(self, x: torch.Tensor, psi: float) -> torch.Tensor:
+        """w of z (joined to its class weights for a conditional G)."""
+        if not self.num_classes:
+            return self.G.mapping(x, truncation_psi=psi)
+        z_dim = int(self.G.z_dim)
+        return self.G.mapping(x[:, :z_dim], x[:, z_dim:], truncation_psi=psi)
+
+    def from_seeds(self, seeds: Iterable[int],
+                   classes: Sequence[int] | None = None) -> torch.Tensor:
+        """One latent per seed (N×shape, CPU), truncated as configured; a conditional G needs
+        one class per seed."""
         seeds = list(seeds)
         z_psi = self.truncation_psi if self.space == "z" else None
         zs = torch.cat([seed_latent(s, int(self.G.z_dim), z_psi) for s in seeds]) if seeds \
             else torch.zeros(0, int(self.G.z_dim))
+        zs = self.with_classes(zs, classes)
         if self.space == "z":
             return zs
         psi = 1.0 if self.truncation_psi is None else self.truncation_psi
-        return self._batched(zs, lambda z: self.G.mapping(z, truncation_psi=psi))
+        return self._batched(zs, lambda x: self._map(x, psi))
 
-    def start_latent(self, seed: int) -> torch.Tensor:
+    def start_latent(self, seed: int, cls: int | None = None) -> torch.Tensor:
         """Where an optimisation starts: the seed's z, or w_avg in w (mapping with psi = 0)."""
+        z = self.with_classes(seed_latent(seed, int(self.G.z_dim)),
+                              None if cls is None else [cls])
         if self.space == "z":
-            return seed_latent(seed, int(self.G.z_dim))
-        z = seed_latent(seed, int(self.G.z_dim)).to(self.device)
+            return z
         with torch.no_grad():
-            return self.G.mapping(z, truncation_psi=0.0).cpu()
+            return self._map(z.to(self.device), 0.0).cpu()
 
     def synthesize(self, latents: torch.Tensor) -> torch.Tensor:
         """Float images in [-1, 1] on G's device, differentiable (for projection)."""
         latents = latents.to(self.device)
         if self.space == "w":
             return self.G.synthesis(latents, **self.noise_kwargs)
+        if self.num_classes:
+            z_dim = int(self.G.z_dim)
+            return self.G(latents[:, :z_dim], latents[:, z_dim:], **self.noise_kwargs)
         return self.G(latents, **self.noise_kwargs)
 
     def images(self, latents: torch.Tensor, progress: bool = False) -> torch.Tensor:
@@ -236,12 +269,14 @@ def load_latents(path: str | Path) -> tuple[torch.Tensor, str, list[str]]:
 
 
 @torch.no_grad()
-def fixed_noise_images(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """uint8 images of ``z`` in one batch, G in eval mode for the call (constant noise, EMA
-    BatchNorm statistics) and fp32: what the training loop's sample grids show."""
+def fixed_noise_images(G: nn.Module, z: torch.Tensor,
+                       c: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 images of ``z`` (of classes ``c``, for a conditional G) in one batch, G in eval
+    mode for the call (constant noise, EMA BatchNorm statistics) and fp32: what the training
+    loop's sample grids show."""
     was_training = G.training
     G.eval()
     try:
-        return to_uint8(G(z))
+        return to_uint8(G(z) if c is None else G(z, c))
     finally:
         G.train(was_training)

@@ -38,8 +38,11 @@ def _network(state: dict, weights: str, device: str | torch.device) -> nn.Module
     the run's model family, frozen and in eval mode."""
     cfg = from_dict(state["config"])
     info = state["data"]
-    G, D = get_family(cfg.model).build(cfg.family, info["resolution"], info["channels"])
+    classes = info.get("classes") or []
+    G, D = get_family(cfg.model).build(cfg.family, info["resolution"], info["channels"],
+                                       len(classes))
     net = D if weights == "D" else G
+    net.class_names = list(classes)  # what --class NAME refers to (empty: unconditional)
     net.load_state_dict(state[weights])
     net.requires_grad_(False)
     return net.to(device).eval()

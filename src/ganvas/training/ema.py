@@ -91,7 +91,9 @@ def refresh_batchnorm(G: nn.Module, batch: int, seed: int,
         m.momentum = None  # cumulative average over the passes below
     G.train()
     for _ in range(batches):
-        G(torch.randn(batch, G.z_dim, generator=rng).to(device))
+        z = torch.randn(batch, G.z_dim, generator=rng).to(device)
+        classes = getattr(G, "num_classes", 0)  # a conditional G: every class equally
+        G(z) if not classes else G(z, torch.arange(batch, device=device) % classes)
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     G.train(was_training)

@@ -30,7 +30,7 @@ def imported_config(kwargs: dict) -> TrainConfig:
         "z_dim": g["z_dim"], "w_dim": g["w_dim"], "channel_base": g["channel_base"],
         "channel_max": g["channel_max"], "map_layers": g["map_layers"],
         "conv_clamp": g["conv_clamp"], "mbstd_group": d.get("mbstd_group"),
-        "d_architecture": d.get("architecture")})
+        "d_architecture": d.get("architecture"), "cond": bool(g.get("c_dim"))})
     return config_mod.validate(config_mod.with_model_defaults(cfg))
 
 
@@ -45,7 +45,10 @@ def import_checkpoint(pickle_path: str | Path, out: str | Path) -> Path:
     state = {"config": cfg.to_dict(),
              "data": {"name": f"imported {Path(pickle_path).name}",
                       "resolution": cfg.data.resolution, "channels": cfg.data.channels,
-                      "size": 0},
+                      "size": 0,
+                      # a published conditional network names its classes by index only
+                      "classes": [str(k) for k in
+                                  range(networks["kwargs"]["G"].get("c_dim", 0))] or None},
              "G": networks["G"], "D": networks["D"], "G_ema": networks["G_ema"],
              "imported_from": str(pickle_path),
              # plain JSON data only: checkpoints must load with weights_only=True

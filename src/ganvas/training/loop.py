@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganvas.config import TrainConfig
-from ganvas.data import ImageSet, fingerprint
+from ganvas.data import ImageSet, class_weights, fingerprint
 from ganvas.data.loader import BatchLoader
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
@@ -148,8 +148,13 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     torch.manual_seed(cfg.run.seed)
     family = get_family(cfg.model)
     layout = channels_last if family.channels_last else (lambda net: net)
+    # Conditional: the data's class names, and the share of each class (G's classes follow it).
+    classes = data.classes if cfg.data.cond else None
+    label_weights = torch.as_tensor(class_weights(data), dtype=torch.float32) \
+        if cfg.data.cond else None
+    num_classes = len(classes) if classes else 0
     G, D = (layout(net.to(device).train())
-            for net in family.build(cfg.family, data.resolution, data.channels))
+            for net in family.build(cfg.family, data.resolution, data.channels, num_classes))
     if cfg.run.sync_bn:
         G, D = (dist.convert_sync_batchnorm(net, shard, device) for net in (G, D))
     initial_ema = load_initial_weights(cfg.run.init_from, cfg, data.resolution, G, D) \
@@ -163,7 +168,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     objective = family.objective(cfg.family, cfg.objective, G, D, rng, batch=cfg.optim.batch,
                                  z_rng=z_rng, compile=cfg.run.compile,
                                  shard=(shard.rank, shard.world), autocast=fast.autocast,
-                                 penalty_autocast=fast.penalty_autocast, device=device)
+                                 penalty_autocast=fast.penalty_autocast, device=device,
+                                 label_weights=label_weights)
     opt_G = make_optimizer(cfg.optim, G, cfg.optim.lr_g, objective.g_reg_interval,
                            **fast.optimizer_kwargs())
     opt_D = make_optimizer(cfg.optim, D, cfg.optim.lr_d, objective.d_reg_interval,
@@ -171,10 +177,14 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
     scaler_G, scaler_D = fast.make_scaler(), fast.make_scaler()
     local_batch = dist.split_batch(cfg.optim.batch, shard)
     loader = BatchLoader(data.images, cfg.optim.batch, cfg.run.seed, device, cfg.data.mirror,
-                         shard=(shard.rank, shard.world), channels_last=family.channels_last)
+                         shard=(shard.rank, shard.world), channels_last=family.channels_last,
+                         labels=data.labels if classes else None)
     fixed_z = torch.randn(cfg.run.grid, cfg.family.z_dim,
                           generator=torch.Generator().manual_seed(cfg.run.seed))
     fixed_z = fixed_z.to(device)
+    fixed_c, grid_columns = class_grid(cfg.run.grid, num_classes, device)
+    if fixed_c is not None:
+        fixed_z = fixed_z[:len(fixed_c)]
     stats = StatsAccumulator()
     progress = Progress()
     scalers = {name: s for name, s in (("G", scaler_G), ("D", scaler_D)) if s is not None}
@@ -200,7 +210,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             log.write(f"warning: {note}")
     elif main:
         save_image(run_dir / "reals.png", make_grid(reals_for_grid(data, cfg.run.grid)))
-        write_fakes(run_dir, sampler(cfg, G, G_ema, 0), fixed_z, 0)
+        write_fakes(run_dir, sampler(cfg, G, G_ema, 0), fixed_z, 0, fixed_c, grid_columns)
         log.write(f"training {cfg.model} at {data.resolution} px on {data.name} "
                   f"({len(data):,} images) on {device}, {fast.precision}, {threads} threads"
                   + (f", {shard.world} processes" if shard.active else ""))
@@ -234,7 +244,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
         content = {"config": cfg.to_dict(),
                    "data": {"name": data.name, "resolution": data.resolution,
                             "channels": data.channels, "size": len(data),
-                            "fingerprint": data_id},
+                            "fingerprint": data_id, "classes": classes},
                    **state.state_dict(rng_states), "fixed_z": fixed_z.cpu(),
                    "metrics": metrics.state_dict()}
         ckpt.save_checkpoint([run_dir / "checkpoints" / f"{name}.pt" for name in names], content)
@@ -259,13 +269,14 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             for p in frozen:
                 p.requires_grad_(False)
             for _ in range(cfg.optim.d_steps):
-                reals = loader.next(rng)
-                loss_D, d_stats = objective.discriminator_step(reals, frac)
+                reals, labels = loader.next_labelled(rng)
+                loss_D, d_stats = objective.discriminator_step(reals, frac, labels)
                 optimizer_step(opt_D, D, loss_D, scaler_D, shard)
                 stats.add(d_stats)
                 interval = objective.d_reg_interval
                 if interval and progress.d_step % interval == 0:
-                    loss_reg, reg_stats = objective.discriminator_regularizer(reals, frac)
+                    loss_reg, reg_stats = objective.discriminator_regularizer(reals, frac,
+                                                                              labels)
                     optimizer_step(opt_D, D, loss_reg, scaler_D, shard)
                     stats.add(reg_stats)
                 stats.add(objective.after_discriminator_step(progress.d_step, shard))
@@ -275,7 +286,7 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
             # Generator: one step against the updated D, lazy regulariser.
             G.requires_grad_(True)
             D.requires_grad_(False)
-            loss_G, g_stats = objective.generator_step(local_batch, device, frac, reals)
+            loss_G, g_stats = objective.generator_step(local_batch, device, frac, reals, labels)
             optimizer_step(opt_G, G, loss_G, scaler_G, shard)
             stats.add(g_stats)
             interval = objective.g_reg_interval
@@ -338,7 +349,8 @@ def training_loop(cfg: TrainConfig, run_dir: Path, data: ImageSet,
                 progress.snapshot_index = index
                 if main:
                     G_sample = sampler(cfg, G, G_ema, progress.nimg)
-                    grid = write_fakes(run_dir, G_sample, fixed_z, progress.nimg)
+                    grid = write_fakes(run_dir, G_sample, fixed_z, progress.nimg, fixed_c,
+                                       grid_columns)
                     if board is not None:
                         board.log_image("samples/fixed_noise", grid, progress.step)
                     training_plots(run_dir, records)
@@ -379,6 +391,17 @@ def check_same_data(resume: dict[str, Any], data_id: str, run_dir: Path, log: Ru
                           "different set now); give the original data as DATA")
 
 
+def class_grid(size: int, num_classes: int, device: torch.device
+               ) -> tuple[torch.Tensor | None, int | None]:
+    """A conditional run's sample grid: one row per class (the first ``size`` classes when
+    there are more), as many columns as ``size`` allows; (classes, columns), or Nones."""
+    if not num_classes:
+        return None, None
+    columns = max(1, size // num_classes)
+    rows = min(num_classes, size)
+    return torch.arange(rows, device=device).repeat_interleave(columns), columns
+
+
 def sampler(cfg: TrainConfig, G: nn.Module, G_ema: nn.Module | None, nimg: int) -> nn.Module:
     """The generator that samples and is measured: G_ema, with its own BatchNorm statistics."""
     if G_ema is None:
@@ -401,8 +424,10 @@ def reals_for_grid(data: ImageSet, n: int) -> Any:
 
 
 @torch.no_grad()
-def write_fakes(run_dir: Path, G: nn.Module, fixed_z: torch.Tensor, nimg: int) -> Any:
-    """``fakes_<kimg>.png`` from the fixed noise, with G in eval mode; returns the grid."""
-    grid = make_grid(fixed_noise_images(G, fixed_z))
+def write_fakes(run_dir: Path, G: nn.Module, fixed_z: torch.Tensor, nimg: int,
+                fixed_c: torch.Tensor | None = None, columns: int | None = None) -> Any:
+    """``fakes_<kimg>.png`` from the fixed noise (and classes), with G in eval mode; returns
+    the grid."""
+    grid = make_grid(fixed_noise_images(G, fixed_z, fixed_c), columns=columns)
     save_image(run_dir / f"fakes_{nimg // 1000:06d}.png", grid)
     return grid

@@ -19,13 +19,16 @@ from torch import nn
 
 from ganvas.config import TrainConfig, parse_metric_list
 from ganvas.data import ImageSet
+from ganvas.errors import GanvasError
 from ganvas.metrics import evaluate, load_inception
+from ganvas.metrics.agreement import ClassProbe, agreement_of, fit_class_probe
 from ganvas.metrics.evaluation import score_items
 from ganvas.metrics.sources import ArraySide
 from ganvas.runs.records import append_jsonl, read_jsonl
 from ganvas.training.plots import line_plot
 
 REFERENCE_SEED = 0  # which training images form the real side of in-training metrics
+PROBE_BATCH = 8  # Inception batch on the CPU (the evaluate default)
 
 
 class TrainingMetrics:
@@ -42,6 +45,9 @@ class TrainingMetrics:
         self.index = 0
         self._model: Any = None
         self._reference: ArraySide | None = None
+        self._probe: ClassProbe | None = None
+        if "agreement" in self.names and not cfg.data.cond:
+            raise GanvasError("--metrics agreement: measures a class-conditional run; add --cond")
 
     @property
     def enabled(self) -> bool:
@@ -66,17 +72,26 @@ class TrainingMetrics:
             # The small-sample bias warning would repeat at every evaluation; the protocol line
             # in metrics.jsonl records n, and docs/metrics.md explains the bias.
             warnings.simplefilter("ignore", UserWarning)
-            scores = evaluate(self.reference(), G, fid="fid" in self.names,
-                              kid="kid" in self.names, pr="pr" in self.names,
-                              n=self.n, inception=self._model, device=self.device)
+            image_metrics = [name for name in ("fid", "kid", "pr") if name in self.names]
+            scores = evaluate(self.reference(), G, **{name: name in image_metrics
+                                                      for name in ("fid", "kid", "pr")},
+                              n=self.n, inception=self._model, device=self.device) \
+                if image_metrics else {}
+        protocols = [scores["protocol"]] if scores else []
+        if "agreement" in self.names:
+            if self._probe is None:
+                self._probe = fit_class_probe(self.data, self._model, PROBE_BATCH)
+            found = agreement_of(self._probe, G, self.n, self._model, PROBE_BATCH)
+            scores.update(agreement=found["agreement"], probe_accuracy=found["probe_accuracy"])
+            protocols.append(found["protocol"])
         record = {"step": step, "kimg": round(nimg / 1000, 3),
-                  **{k: scores[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall")
-                     if k in scores},
+                  **{k: scores[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall",
+                                            "agreement", "probe_accuracy") if k in scores},
                   "seconds": round(time.perf_counter() - started, 1),
-                  "protocol": scores["protocol"]}
+                  "protocol": " || ".join(protocols)}
         self.records.append(record)
         append_jsonl(self.run_dir / "metrics.jsonl", record)
-        keys = [k for k in ("fid", "kid_mean", "precision", "recall") if k in record]
+        keys = [k for k in ("fid", "kid_mean", "precision", "recall", "agreement") if k in record]
         line_plot(self.run_dir / "plots" / "fid.png", self.records, keys[:1],
                   "FID (lower is better)", "FID" if "fid" in keys else keys[0])
         return record

@@ -37,10 +37,10 @@ class DCGANFamily:
         return {"batch": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
                 "ema_kimg": 10.0, "ema_rampup": 0.05, "diffaugment": diffaugment, "loss": "bce"}
 
-    def build(self, options: DCGANOptions, resolution: int,
-              channels: int) -> tuple[nn.Module, nn.Module]:
+    def build(self, options: DCGANOptions, resolution: int, channels: int,
+              num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
         spec = DCGANSpec(resolution=resolution, channels=channels, **plain(options))
-        return Generator(spec), Discriminator(spec)
+        return Generator(spec, num_classes), Discriminator(spec, num_classes)
 
     def objective(self, options: DCGANOptions, objective: ObjectiveOptions, G: nn.Module,
                   D: nn.Module, rng: torch.Generator, **fast: Any) -> AdversarialObjective:

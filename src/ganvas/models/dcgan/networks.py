@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganvas.utils.classes import ClassProjection, join_one_hot, require_labels
+
 MAX_CHANNELS = 512
 
 
@@ -82,23 +84,28 @@ def _same_padding(kernel: int) -> tuple[int, int]:
 class Generator(nn.Module):
     """z (N×z_dim) -> images in [-1, 1] (N×C×H×W)."""
 
-    def __init__(self, spec: DCGANSpec):
+    def __init__(self, spec: DCGANSpec, num_classes: int = 0):
         super().__init__()
         self.spec = spec
         self.z_dim = spec.z_dim
         self.resolution = spec.resolution
         self.img_channels = spec.channels
+        self.num_classes = num_classes
+        # Conditional: the class's one-hot row joined to z, so the first layer's weights for
+        # it are the class embedding (docs/benchmarks.md: a separate N(0, 1) embedding of z's
+        # size, or class-conditional BatchNorm, trained worse on MNIST).
+        inputs = spec.z_dim + num_classes
         k, bias = spec.kernel_size, spec.conv_bias or spec.g_norm == "none"
         pad, out_pad = _same_padding(k)
         level = spec.up_layers + spec.extra_layers
         width = spec.width(spec.g_channels, level)
         s0 = spec.start_size
         if spec.arch == "dense":
-            stem: nn.Module = nn.Sequential(nn.Linear(spec.z_dim, width * s0 * s0, bias=bias),
+            stem: nn.Module = nn.Sequential(nn.Linear(inputs, width * s0 * s0, bias=bias),
                                             nn.Unflatten(1, (width, s0, s0)))
         else:
-            stem = nn.Sequential(nn.Unflatten(1, (spec.z_dim, 1, 1)),
-                                 nn.ConvTranspose2d(spec.z_dim, width, s0, 1, 0, bias=bias))
+            stem = nn.Sequential(nn.Unflatten(1, (inputs, 1, 1)),
+                                 nn.ConvTranspose2d(inputs, width, s0, 1, 0, bias=bias))
         blocks = [stem, *self._post(width)]
         for _ in range(spec.up_layers):
             level -= 1
@@ -120,16 +127,20 @@ class Generator(nn.Module):
         norm = [nn.BatchNorm2d(width)] if self.spec.g_norm == "batch" else []
         return [*norm, _activation(self.spec.g_activation)]
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        require_labels(c, self.num_classes, z.shape[0], "generator")
+        if c is not None:
+            z = join_one_hot(z, c, self.num_classes)
         return self.to_rgb(self.main(z))
 
 
 class Discriminator(nn.Module):
     """Images (N×C×H×W) -> one logit per image (N,)."""
 
-    def __init__(self, spec: DCGANSpec):
+    def __init__(self, spec: DCGANSpec, num_classes: int = 0):
         super().__init__()
         self.spec = spec
+        self.num_classes = num_classes
         k = spec.kernel_size
         pad, _ = _same_padding(k)
         bias = spec.conv_bias or spec.d_norm != "batch"
@@ -151,6 +162,8 @@ class Discriminator(nn.Module):
             head = nn.Sequential(wrap(nn.Conv2d(width, 1, s0, 1, 0, bias=True)), nn.Flatten())
         self.head = head
         init_weights(self, spec.init)
+        # Conditional: the projection term on the last feature map, summed over its pixels.
+        self.projection = ClassProjection(num_classes, width) if num_classes else None
 
     def _post(self, width: int, first: bool = False) -> list[nn.Module]:
         spec = self.spec
@@ -158,8 +171,13 @@ class Discriminator(nn.Module):
         drop = [nn.Dropout(spec.d_dropout)] if spec.d_dropout > 0 else []
         return [*norm, _activation(spec.d_activation), *drop]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.main(x)).reshape(-1)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        require_labels(c, self.num_classes, x.shape[0], "discriminator")
+        features = self.main(x)
+        logits = self.head(features).reshape(-1)
+        if self.projection is None:
+            return logits
+        return logits + self.projection(features.sum(dim=(2, 3)), c)
 
 
 def init_weights(module: nn.Module, kind: str = "normal") -> None:

@@ -44,11 +44,12 @@ class LightweightFamily:
         return {"batch": 16, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999),
                 "ema_kimg": 10.0, "ema_rampup": 0.05, "diffaugment": diffaugment, "loss": "hinge"}
 
-    def build(self, options: LightweightOptions, resolution: int,
-              channels: int) -> tuple[nn.Module, nn.Module]:
+    def build(self, options: LightweightOptions, resolution: int, channels: int,
+              num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
         attention = attention_resolutions(options.attention)
-        return (Generator(options.z_dim, resolution, channels, options.width, attention),
-                Discriminator(resolution, channels, options.width, attention))
+        return (Generator(options.z_dim, resolution, channels, options.width, attention,
+                          num_classes),
+                Discriminator(resolution, channels, options.width, attention, num_classes))
 
     def objective(self, options: LightweightOptions, objective: ObjectiveOptions, G: nn.Module,
                   D: nn.Module, rng: torch.Generator, **fast: Any) -> LightweightObjective:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganvas.utils.classes import ClassProjection, join_one_hot, require_labels
 from ganvas.utils.grid import quarter_of
 
 FACTORS = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
@@ -138,12 +139,15 @@ class Generator(nn.Module):
     """z (N×z_dim) → images (N×C×resolution×resolution) in [-1, 1] (tanh)."""
 
     def __init__(self, z_dim: int = 256, resolution: int = 256, img_channels: int = 3,
-                 width: int = 32, attention: tuple[int, ...] = ()):
+                 width: int = 32, attention: tuple[int, ...] = (), num_classes: int = 0):
         super().__init__()
         self.z_dim, self.resolution, self.img_channels = z_dim, resolution, img_channels
+        self.num_classes = num_classes
+        # Conditional: the class's one-hot row joined to z, so the first block sees the class.
         c4 = channels(width, 4)
+        inputs = z_dim + num_classes
         self.init = nn.Sequential(
-            spectral_norm(nn.ConvTranspose2d(z_dim, c4 * 2, 4, 1, 0, bias=False)),
+            spectral_norm(nn.ConvTranspose2d(inputs, c4 * 2, 4, 1, 0, bias=False)),
             nn.BatchNorm2d(c4 * 2), GLU())
         self.resolutions = [2 ** i for i in range(3, int(math.log2(resolution)) + 1)]
         self.blocks = nn.ModuleDict({
@@ -156,10 +160,13 @@ class Generator(nn.Module):
                                      for res in attention if res in self.resolutions})
         self.to_rgb = conv(channels(width, resolution), img_channels, 3, padding=1, bias=True)
 
-    def forward(self, z: Tensor, noise_mode: str | None = None,
+    def forward(self, z: Tensor, c: Tensor | None = None, noise_mode: str | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
         """``noise_mode``: ``random`` (the default in training), ``const`` (the default in eval
         mode, so rendering is deterministic) or ``none``."""
+        require_labels(c, self.num_classes, z.shape[0], "generator")
+        if c is not None:
+            z = join_one_hot(z, c, self.num_classes)
         if noise_mode is None:
             noise_mode = "random" if self.training else "const"
         x = self.init(z.reshape(z.shape[0], -1, 1, 1))
@@ -214,9 +221,10 @@ class Discriminator(nn.Module):
     """Images → patch logits (N×25); with ``reconstruct`` also the decoders' reconstructions."""
 
     def __init__(self, resolution: int = 256, img_channels: int = 3, width: int = 32,
-                 attention: tuple[int, ...] = ()):
+                 attention: tuple[int, ...] = (), num_classes: int = 0):
         super().__init__()
         self.resolution, self.img_channels = resolution, img_channels
+        self.num_classes = num_classes
         top = resolution // 2
         self.stem = nn.Sequential(conv(img_channels, channels(width, top), 4, 2, 1),
                                   nn.LeakyReLU(0.2))
@@ -236,6 +244,8 @@ class Discriminator(nn.Module):
         size = min(DECODED, resolution)
         self.decode_all = Decoder(c8, size, img_channels, width)
         self.decode_part = Decoder(channels(width, 16), size, img_channels, width)
+        # Conditional: the projection term on the 8×8 features, added to every patch logit.
+        self.projection = ClassProjection(num_classes, c8) if num_classes else None
 
     def features(self, x: Tensor) -> dict[int, Tensor]:
         """The feature maps by resolution, from the stem's down to 8×8."""
@@ -256,13 +266,16 @@ class Discriminator(nn.Module):
         reconstructions are compared with what it saw."""
         return self.blocks[str(self.resolutions[0])](self.stem(images))
 
-    def forward(self, x: Tensor, reconstruct: bool = False,
+    def forward(self, x: Tensor, c: Tensor | None = None, reconstruct: bool = False,
                 quarter: Tensor | None = None) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """Patch logits (N×25). With ``reconstruct``, also ``{"all": ..., "part": ...}``: the
         whole image decoded from 8×8 features and quarter ``quarter`` (a 0-d tensor, 0-3
         row-major) decoded from its 8×8 corner of the 16×16 features."""
+        require_labels(c, self.num_classes, x.shape[0], "discriminator")
         maps = self.features(x)
         logits = self.head(maps[8]).flatten(1)
+        if self.projection is not None:
+            logits = logits + self.projection(maps[8].mean(dim=(2, 3)), c).unsqueeze(1)
         if not reconstruct:
             return logits
         quarter = torch.zeros((), dtype=torch.long, device=x.device) if quarter is None \

@@ -11,8 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from ganvas.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer
-from ganvas.models.stylegan2.networks import block_resolutions, channels_at
+from ganvas.models.stylegan2.networks import MappingNetwork, block_resolutions, channels_at
 from ganvas.models.stylegan2.resample import DEFAULT_FILTER, setup_filter
+from ganvas.utils.classes import require_labels
 
 D_ARCHITECTURES = ("resnet", "orig")
 
@@ -70,30 +71,47 @@ class MinibatchStdLayer(nn.Module):
 
 
 class DiscriminatorEpilogue(nn.Module):
-    """At 4×4: minibatch stddev, a 3×3 conv, a dense layer and the logit."""
+    """At 4×4: minibatch stddev, a 3×3 conv, a dense layer and the logit. Conditional
+    (``cmap_dim > 0``): the last layer gives ``cmap_dim`` features and the logit is their
+    projection on the class map, ``⟨out, cmap⟩ / √cmap_dim``."""
 
     def __init__(self, in_channels: int, resolution: int = 4, mbstd_group: int | None = 4,
-                 mbstd_channels: int = 1, conv_clamp: float | None = None):
+                 mbstd_channels: int = 1, conv_clamp: float | None = None, cmap_dim: int = 0):
         super().__init__()
+        self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStdLayer(mbstd_group, mbstd_channels) if mbstd_channels else None
         self.conv = Conv2dLayer(in_channels + mbstd_channels, in_channels, 3, activation="lrelu",
                                 conv_clamp=conv_clamp)
         self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation="lrelu")
-        self.out = FullyConnectedLayer(in_channels, 1)
+        self.out = FullyConnectedLayer(in_channels, cmap_dim or 1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, cmap: Tensor | None = None) -> Tensor:
         if self.mbstd is not None:
             x = self.mbstd(x)
-        return self.out(self.fc(self.conv(x).flatten(1)))
+        x = self.out(self.fc(self.conv(x).flatten(1)))
+        if cmap is None:
+            return x
+        return (x.float() * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
 
 
 class Discriminator(nn.Module):
-    """images (N, C, R, R) in [-1, 1] → real/fake logits (N,)."""
+    """images (N, C, R, R) in [-1, 1] (and classes (N,) when ``c_dim > 0``) → logits (N,).
+
+    Conditional, as the reference: a mapping network of the class alone (``mapping``, no z)
+    gives a class map of ``cmap_dim`` features (D's 4×4 channels by default) that the epilogue
+    projects its last features on.
+    """
 
     def __init__(self, resolution: int = 256, img_channels: int = 3, channel_base: int = 32768,
                  channel_max: int = 512, mbstd_group: int | None = 4, mbstd_channels: int = 1,
-                 architecture: str = "resnet", conv_clamp: float | None = None):
+                 architecture: str = "resnet", conv_clamp: float | None = None,
+                 c_dim: int = 0, cmap_dim: int | None = None, map_layers: int = 8):
         super().__init__()
+        self.c_dim = self.num_classes = c_dim
+        cmap_dim = (cmap_dim or channels_at(4, channel_base, channel_max)) if c_dim else 0
+        if c_dim:
+            self.mapping = MappingNetwork(0, cmap_dim, None, map_layers, w_avg_beta=None,
+                                          c_dim=c_dim)
         if architecture not in D_ARCHITECTURES:
             raise ValueError(f"architecture must be one of {D_ARCHITECTURES}, got {architecture!r}")
         self.resolution, self.img_channels = resolution, img_channels
@@ -105,10 +123,13 @@ class Discriminator(nn.Module):
                 channels_at(res // 2, channel_base, channel_max), img_channels,
                 architecture=architecture, conv_clamp=conv_clamp))
         self.b4 = DiscriminatorEpilogue(channels_at(4, channel_base, channel_max), 4,
-                                        mbstd_group, mbstd_channels, conv_clamp=conv_clamp)
+                                        mbstd_group, mbstd_channels, conv_clamp=conv_clamp,
+                                        cmap_dim=cmap_dim)
 
-    def forward(self, img: Tensor) -> Tensor:
+    def forward(self, img: Tensor, c: Tensor | None = None) -> Tensor:
+        require_labels(c, self.c_dim, img.shape[0], "discriminator")
+        cmap = self.mapping(None, c) if self.c_dim else None
         x = img
         for res in self.block_resolutions:
             x = getattr(self, f"b{res}")(x)
-        return self.b4(x).reshape(-1)
+        return self.b4(x, cmap).reshape(-1)

@@ -75,16 +75,17 @@ class StyleGAN2Family:
                 "betas": preset.betas, "ema_kimg": preset.ema_kimg,
                 "ema_rampup": preset.ema_rampup or 0.0, "diffaugment": "", "loss": "bce"}
 
-    def build(self, options: StyleGAN2Options, resolution: int,
-              channels: int) -> tuple[nn.Module, nn.Module]:
+    def build(self, options: StyleGAN2Options, resolution: int, channels: int,
+              num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
         o = options
         G = Generator(z_dim=o.z_dim, w_dim=o.w_dim, resolution=resolution, img_channels=channels,
                       channel_base=o.channel_base, channel_max=o.channel_max,
-                      map_layers=o.map_layers, conv_clamp=o.conv_clamp)
+                      map_layers=o.map_layers, conv_clamp=o.conv_clamp, c_dim=num_classes)
+        # D maps the class with 8 layers whatever G's depth, as the reference's train.py does.
         D = Discriminator(resolution=resolution, img_channels=channels,
                           channel_base=o.channel_base, channel_max=o.channel_max,
                           mbstd_group=o.mbstd_group, architecture=o.d_architecture,
-                          conv_clamp=o.conv_clamp)
+                          conv_clamp=o.conv_clamp, c_dim=num_classes)
         return G, D
 
     def objective(self, options: StyleGAN2Options, objective: ObjectiveOptions, G: nn.Module,

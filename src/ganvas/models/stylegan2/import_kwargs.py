@@ -40,27 +40,27 @@ def _check_known(kwargs: dict, known: set[str], what: str) -> None:
         raise ValueError(f"{what}: unsupported settings {', '.join(sorted(unknown))}")
 
 
-def _unconditional(kwargs: dict, what: str) -> None:
-    if kwargs.get("c_dim", 0):
-        raise ValueError(f"{what} is conditional (c_dim={kwargs['c_dim']}); ganvas only "
-                         "imports unconditional networks (c_dim=0)")
+def _classes(init: dict) -> dict:
+    """``{"c_dim": K}`` for a conditional network, nothing for an unconditional one."""
+    c_dim = int(init.get("c_dim") or 0)
+    return {"c_dim": c_dim} if c_dim else {}
 
 
 def generator_kwargs(init: dict) -> dict:
     """``training.networks.Generator`` kwargs → ``ganvas...Generator`` kwargs."""
-    _unconditional(init, "the generator")
     _check_known(init, {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
                         "mapping_kwargs", "synthesis_kwargs"}, "generator")
     mapping = dict(init.get("mapping_kwargs") or {})
     synthesis = dict(init.get("synthesis_kwargs") or {})
-    _check_known(mapping, {"num_layers", "layer_features", "activation", "lr_multiplier",
-                           "w_avg_beta"}, "generator mapping")
+    _check_known(mapping, {"num_layers", "layer_features", "embed_features", "activation",
+                           "lr_multiplier", "w_avg_beta"}, "generator mapping")
     _check_known(synthesis, {"channel_base", "channel_max", "conv_clamp", "architecture",
                              "resample_filter", "use_noise", "activation", "kernel_size"},
                  "generator synthesis")
     w_dim = int(init["w_dim"])
-    if mapping.get("layer_features") not in (None, w_dim):
-        raise ValueError("generator mapping layer_features must equal w_dim")
+    for name in ("layer_features", "embed_features"):
+        if mapping.get(name) not in (None, w_dim):
+            raise ValueError(f"generator mapping {name} must equal w_dim")
     _require(mapping, "activation", "lrelu", "generator mapping")
     _require(synthesis, "architecture", "skip", "generator synthesis")
     _require(synthesis, "resample_filter", REFERENCE_FILTER, "generator synthesis")
@@ -74,17 +74,26 @@ def generator_kwargs(init: dict) -> dict:
                 map_layers=int(_take(mapping, "num_layers", 8)),
                 conv_clamp=_clamp(synthesis),
                 mapping_lr=float(_take(mapping, "lr_multiplier", 0.01)),
-                w_avg_beta=float(_take(mapping, "w_avg_beta", 0.995)))
+                w_avg_beta=float(_take(mapping, "w_avg_beta", 0.995)),
+                **_classes(init))
 
 
 def discriminator_kwargs(init: dict) -> dict:
     """``training.networks.Discriminator`` kwargs → ``ganvas...Discriminator`` kwargs."""
-    _unconditional(init, "the discriminator")
     _check_known(init, {"c_dim", "img_resolution", "img_channels", "architecture",
                         "channel_base", "channel_max", "conv_clamp", "block_kwargs",
-                        "epilogue_kwargs"}, "discriminator")
+                        "mapping_kwargs", "epilogue_kwargs", "cmap_dim"}, "discriminator")
     block = dict(init.get("block_kwargs") or {})
     epilogue = dict(init.get("epilogue_kwargs") or {})
+    mapping = dict(init.get("mapping_kwargs") or {})
+    _check_known(mapping, {"num_layers", "activation", "lr_multiplier"},
+                 "discriminator mapping")
+    _require(mapping, "activation", "lrelu", "discriminator mapping")
+    if float(mapping.get("lr_multiplier", 0.01)) != 0.01:
+        raise ValueError("discriminator mapping lr_multiplier must be 0.01")
+    _require(mapping, "num_layers", 8, "discriminator mapping")  # what ganvas rebuilds
+    if init.get("cmap_dim") is not None:
+        raise ValueError("discriminator cmap_dim must be the default (D's 4x4 channels)")
     _check_known(block, {"activation", "resample_filter"}, "discriminator block")
     _check_known(epilogue, {"mbstd_group_size", "mbstd_num_channels", "activation"},
                  "discriminator epilogue")
@@ -101,4 +110,4 @@ def discriminator_kwargs(init: dict) -> dict:
                 channel_max=int(_take(init, "channel_max", 512)),
                 mbstd_group=None if group is None else int(group),
                 mbstd_channels=int(_take(epilogue, "mbstd_num_channels", 1)),
-                architecture=architecture, conv_clamp=_clamp(init))
+                architecture=architecture, conv_clamp=_clamp(init), **_classes(init))

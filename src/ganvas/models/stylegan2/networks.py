@@ -21,6 +21,7 @@ from ganvas.models.stylegan2.layers import (
     scale_bias_noise_lrelu,
 )
 from ganvas.models.stylegan2.resample import DEFAULT_FILTER, setup_filter, upsample2d
+from ganvas.utils.classes import one_hot, require_labels
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -46,34 +47,54 @@ def normalize_2nd_moment(x: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 class MappingNetwork(nn.Module):
-    """z → w through ``num_layers`` lrelu layers trained 100× slower (``lr_multiplier``).
+    """(z, c) → w through ``num_layers`` lrelu layers trained 100× slower (``lr_multiplier``).
 
-    ``w_avg`` (the running mean of w, decay ``w_avg_beta``) is the centre for the truncation
-    trick; it is updated only when the caller asks (``update_emas=True``, in training).
+    With ``c_dim`` classes, the one-hot class goes through a dense ``embed`` layer, is
+    normalised like z and joined to it before the first layer (the reference's conditioning;
+    D uses the same network with ``z_dim=0`` to map the class alone). ``w_avg`` (the running
+    mean of w, decay ``w_avg_beta``) is the centre for the truncation trick; it is updated only
+    when the caller asks (``update_emas=True``, in training).
     """
 
-    def __init__(self, z_dim: int, w_dim: int, num_ws: int, num_layers: int = 8,
-                 lr_multiplier: float = 0.01, w_avg_beta: float = 0.995):
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int | None, num_layers: int = 8,
+                 lr_multiplier: float = 0.01, w_avg_beta: float | None = 0.995,
+                 c_dim: int = 0):
         super().__init__()
-        self.z_dim, self.w_dim, self.num_ws = z_dim, w_dim, num_ws
+        self.z_dim, self.w_dim, self.num_ws, self.c_dim = z_dim, w_dim, num_ws, c_dim
         self.num_layers = num_layers
         self.w_avg_beta = w_avg_beta
-        features = [z_dim] + [w_dim] * num_layers
+        embed_features = w_dim if c_dim else 0
+        if c_dim:
+            self.embed = FullyConnectedLayer(c_dim, embed_features)
+        features = [z_dim + embed_features] + [w_dim] * num_layers
         for idx in range(num_layers):
             setattr(self, f"fc{idx}", FullyConnectedLayer(
                 features[idx], features[idx + 1], activation="lrelu", lr_multiplier=lr_multiplier))
-        self.register_buffer("w_avg", torch.zeros(w_dim))
+        if num_ws is not None and w_avg_beta is not None:
+            self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                update_emas: bool = False) -> Tensor:
-        """(N, z_dim) → ws (N, num_ws, w_dim): one w broadcast to every synthesis layer.
+    def embed_classes(self, z: Tensor | None, c: Tensor | None) -> Tensor:
+        """The first layer's input: normalised z, the normalised class embedding, or both."""
+        who = "generator" if self.z_dim else "discriminator"
+        require_labels(c, self.c_dim, len(z) if z is not None else len(c), who)
+        parts = [normalize_2nd_moment(z.to(torch.float32))] if self.z_dim else []
+        if self.c_dim:
+            parts.append(normalize_2nd_moment(self.embed(one_hot(c, self.c_dim)).float()))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def forward(self, z: Tensor | None, c: Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, update_emas: bool = False) -> Tensor:
+        """(N, z_dim), classes (N,) → ws (N, num_ws, w_dim): one w broadcast to every synthesis
+        layer (or (N, w_dim) when ``num_ws`` is None, D's class map).
 
         Truncation pulls w towards ``w_avg`` by ``psi`` (0 gives ``w_avg``), in the first
         ``truncation_cutoff`` layers only if given (coarse styles).
         """
-        x = normalize_2nd_moment(z.to(torch.float32))
+        x = self.embed_classes(z, c)
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
+        if self.num_ws is None:
+            return x.float()
         if update_emas:
             self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         # w leaves the mapping in fp32 whatever the autocast dtype: truncation and style mixing
@@ -216,22 +237,23 @@ class Generator(nn.Module):
     def __init__(self, z_dim: int = 512, w_dim: int = 512, resolution: int = 256,
                  img_channels: int = 3, channel_base: int = 32768, channel_max: int = 512,
                  map_layers: int = 8, conv_clamp: float | None = None,
-                 mapping_lr: float = 0.01, w_avg_beta: float = 0.995):
+                 mapping_lr: float = 0.01, w_avg_beta: float = 0.995, c_dim: int = 0):
         super().__init__()
-        self.z_dim, self.w_dim = z_dim, w_dim
+        self.z_dim, self.w_dim, self.c_dim, self.num_classes = z_dim, w_dim, c_dim, c_dim
         self.resolution, self.img_channels = resolution, img_channels
         self.synthesis = SynthesisNetwork(w_dim, resolution, img_channels, channel_base,
                                           channel_max, conv_clamp)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, map_layers,
-                                      lr_multiplier=mapping_lr, w_avg_beta=w_avg_beta)
+                                      lr_multiplier=mapping_lr, w_avg_beta=w_avg_beta,
+                                      c_dim=c_dim)
 
-    def forward(self, z: Tensor, truncation_psi: float = 1.0,
+    def forward(self, z: Tensor, c: Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str | None = None,
                 update_emas: bool = False, generator: torch.Generator | None = None) -> Tensor:
         """``noise_mode=None`` means 'random' in training mode and 'const' in eval mode, as
         the reference trains and samples. ``generator`` draws the random noise."""
-        ws = self.mapping(z, truncation_psi, truncation_cutoff, update_emas=update_emas)
+        ws = self.mapping(z, c, truncation_psi, truncation_cutoff, update_emas=update_emas)
         return self.synthesize(ws, noise_mode, generator)
 
     def synthesize(self, ws: Tensor, noise_mode: str | None = None,
