@@ -37,6 +37,11 @@ SG2 = dict({k: v for k, v in TINY.items() if k not in ("g_channels", "d_channels
            map_layers=2, batch=8)
 
 
+# The lightweight family at its smallest: 64 px, width 4.
+LIGHT = dict({k: v for k, v in TINY.items() if k not in ("g_channels", "d_channels", "z_dim")},
+             model="lightweight", resolution=64, width=4, z_dim=16, batch=8)
+
+
 def cli_args(options: dict) -> list[str]:
     """``ganvas train`` arguments for a dict of options (DATA first; flags for booleans)."""
     return [options["data"], *command_line({k: v for k, v in options.items() if k != "data"})]

@@ -23,9 +23,15 @@ from ganvas.models.dcgan.networks import DCGANSpec, Discriminator, Generator
 from ganvas.models.stylegan2.networks import MappingNetwork, normalize_2nd_moment
 from ganvas.render import LatentSpace, load_generator
 from ganvas.training.transfer import widened
-from tests.helpers import SG2, TINY, cli, error_line
+from tests.helpers import LIGHT, SG2, TINY, cli, error_line
 
 COND = dict(TINY, cond=True)
+
+
+def ok(capsys: pytest.CaptureFixture, *args: object) -> None:
+    """Run a ganvas command that must succeed."""
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
 
 
 def test_projection_term_is_the_class_embedding_dotted_with_pooled_features() -> None:
@@ -118,12 +124,10 @@ def test_a_conditional_run_records_its_classes(cond_run: Path) -> None:
 
 def test_class_grid_has_a_row_per_class_of_each_seeds_image(cond_run: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture) -> None:
-    code, _, err = cli(capsys, "generate", cond_run, "--class", "all", "--seeds", "0-2",
-                       "--grid", "--out", tmp_path / "grid")
-    assert code == 0, err
-    code, _, err = cli(capsys, "generate", cond_run, "--class", "7,2", "--seeds", "1",
-                       "--out", tmp_path / "single")
-    assert code == 0, err
+    ok(capsys, "generate", cond_run, "--class", "all", "--seeds", "0-2", "--grid",
+       "--out", tmp_path / "grid")
+    ok(capsys, "generate", cond_run, "--class", "7,2", "--seeds", "1", "--out",
+       tmp_path / "single")
     grid = np.asarray(Image.open(tmp_path / "grid" / "grid.png"))
     pad, tile = 2, 32
     assert grid.shape[:2] == (pad + 10 * (tile + pad), pad + 3 * (tile + pad))
@@ -257,12 +261,10 @@ def test_agreement_while_training_needs_cond() -> None:
 
 def test_arithmetic_turns_a_seed_into_another_class(cond_run: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
-    code, _, err = cli(capsys, "arithmetic", cond_run, "12 - class(3) + class(8)", "--class",
-                       "3", "--out", tmp_path / "sum")
-    assert code == 0, err
-    code, _, err = cli(capsys, "generate", cond_run, "--seeds", "12", "--class", "8",
-                       "--out", tmp_path / "direct")
-    assert code == 0, err
+    ok(capsys, "arithmetic", cond_run, "12 - class(3) + class(8)", "--class", "3", "--out",
+       tmp_path / "sum")
+    ok(capsys, "generate", cond_run, "--seeds", "12", "--class", "8", "--out",
+       tmp_path / "direct")
     made = np.asarray(Image.open(tmp_path / "sum" / "result.png"))
     direct = np.asarray(Image.open(tmp_path / "direct" / "seed0012-8.png"))
     assert np.abs(made.astype(int) - direct.reshape(made.shape).astype(int)).max() <= 1
@@ -280,3 +282,14 @@ def test_intra_class_fid_is_low_for_an_obedient_generator_and_high_otherwise(
               for obey in (True, False)}
     assert set(scores[True]["classes"]) == {"c0", "c1", "c2"}
     assert scores[False]["fid"] > 3 * scores[True]["fid"]
+
+
+def test_the_lightweight_family_trains_and_draws_classes(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    run = ganvas.train(outdir=str(tmp_path / "runs"), kimg=0.016, progress=False, cond=True,
+                       **LIGHT).run_dir
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert rows and all("loss_recon" in r for r in rows)
+    ok(capsys, "generate", run, "--class", "0,9", "--seeds", "4", "--out", tmp_path / "out")
+    zero, nine = (np.asarray(Image.open(tmp_path / "out" / f"seed0004-{k}.png")) for k in (0, 9))
+    assert not np.array_equal(zero, nine)

@@ -20,12 +20,9 @@ from ganvas.models.lightweight.networks import SkipExcitation
 from ganvas.objective import losses
 from ganvas.objective.lightweight import reconstruction_loss
 from ganvas.render import load_generator, seed_latent
-from tests.helpers import TINY, cli
+from tests.helpers import LIGHT, cli
 
 # A FastGAN small enough for a few steps a second: width 4 (16 channels at 16 px).
-LIGHT = dict({k: v for k, v in TINY.items() if k not in ("g_channels", "d_channels", "z_dim")},
-             model="lightweight", resolution=64, width=4, z_dim=16, batch=8)
-
 
 def build(resolution: int, width: int = 4, attention: str = ""):
     cfg = resolve({"model": "lightweight", "resolution": resolution, "width": width,

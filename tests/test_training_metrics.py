@@ -56,3 +56,14 @@ def test_training_clock_excludes_evaluation(tmp_path: Path, monkeypatch: pytest.
 def test_unknown_metric_is_a_clear_error() -> None:
     with pytest.raises(ganvas.errors.GanvasError, match="--metrics.*'is'"):
         ganvas.train(metrics="fid,is", dry_run=True)
+
+
+@needs_inception
+def test_agreement_of_a_conditional_run_is_recorded_while_training(tmp_path: Path) -> None:
+    result = ganvas.train(outdir=str(tmp_path), kimg=0.032, metrics="fid,agreement",
+                          metric_n=24, metric_every=0.032, progress=False, cond=True, **TINY)
+    records = [json.loads(line) for line in
+               (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert records and all(0 <= r["agreement"] <= 1 and 0 < r["probe_accuracy"] <= 1
+                           for r in records)
+    assert "class agreement" in records[-1]["protocol"] and "fid" in records[-1]

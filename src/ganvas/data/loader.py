@@ -62,11 +62,18 @@ class BatchLoader:
         device."""
         local = self.batch // self.world
         start = position + self.rank * local
-        # Sorted reads are sequential on a memory map; order within a batch does not matter.
-        idx = np.sort(self._order[start:start + local])
-        batch = torch.from_numpy(np.ascontiguousarray(self.images[idx]))
-        labels = torch.from_numpy(self.labels[idx].astype(np.int64)) \
-            if self.labels is not None else None
+        chunk = self._order[start:start + local]
+        # Reads in sorted order are sequential on a memory map. Unlabelled batches stay sorted
+        # (runs from before resume exactly); labelled ones go back to the permutation's order,
+        # so the global batch is the same image for image whatever the number of processes:
+        # conditional training pairs each real image's class with a fake's latent.
+        order = np.argsort(chunk, kind="stable")
+        images = self.images[chunk[order]]
+        labels = None
+        if self.labels is not None:
+            images[order] = images.copy()
+            labels = torch.from_numpy(self.labels[chunk].astype(np.int64))
+        batch = torch.from_numpy(np.ascontiguousarray(images))
         if self.device.type == "cuda":
             batch = batch.pin_memory()
         labels = labels.to(self.device, non_blocking=True) if labels is not None else None

@@ -84,12 +84,12 @@ class ClassProbe:
 
 
 def fit_class_probe(data: ImageSet, model: InceptionV3FID, batch_size: int,
-                    progress: bool = False) -> ClassProbe:
-    """Fit the probe on up to ``REAL_IMAGES`` of ``data``'s labelled images (a fixed random
+                    progress: bool = False, real_images: int = REAL_IMAGES) -> ClassProbe:
+    """Fit the probe on up to ``real_images`` of ``data``'s labelled images (a fixed random
     subset), and measure it on the quarter held out."""
     class_weights(data, "--agreement")  # one error line when the data has no labels
     labels = np.asarray(data.labels)
-    fit_idx, held_idx = split_real(labels, REAL_IMAGES)
+    fit_idx, held_idx = split_real(labels, real_images)
 
     def features(indices: np.ndarray, label: str) -> np.ndarray:
         side = ArraySide(np.ascontiguousarray(data.images[indices]), label)
@@ -124,6 +124,24 @@ def agreement_of(fitted: ClassProbe, G: torch.nn.Module, n: int, model: Inceptio
                          f"(seed s draws class s mod {num_classes}), weights {model.weights_id}")}
 
 
+def conditional_pair(data: str | ImageSet, generator: Any, device: str, option: str
+                     ) -> tuple[torch.nn.Module, ImageSet]:
+    """A conditional run's generator and its labelled data at the generator's size, or one
+    error line naming ``option``."""
+    G = load_generator(generator, device=device) if not isinstance(generator, torch.nn.Module) \
+        else generator
+    if not getattr(G, "num_classes", 0):
+        raise GanvasError(f"{option}: this run is unconditional (trained without --cond)")
+    real = data if isinstance(data, ImageSet) else \
+        open_training_data(data, int(G.resolution), int(G.img_channels), progress=False)
+    class_weights(real, option)  # one error line when the data has no labels
+    names = list(getattr(G, "class_names", []) or [])
+    if names and names != list(real.classes or []):
+        raise GanvasError(f"{option}: {real.name}'s classes ({', '.join(real.classes or [])}) "
+                          f"are not the run's ({', '.join(names)})")
+    return G, real
+
+
 def class_agreement(data: str | ImageSet, generator: Any, n: int = 1000,
                     batch_size: int | None = None,
                     inception: str | InceptionV3FID | None = None,
@@ -133,12 +151,7 @@ def class_agreement(data: str | ImageSet, generator: Any, n: int = 1000,
     judged by a linear probe fitted on ``data``'s labelled images; with the probe's accuracy
     on held-out real images (the ceiling) and their ratio."""
     batch_size, device = _defaults(n, batch_size, device)
-    G = load_generator(generator, device=device) if not isinstance(generator, torch.nn.Module) \
-        else generator
-    if not getattr(G, "num_classes", 0):
-        raise GanvasError("--agreement: this run is unconditional (trained without --cond)")
-    real = data if isinstance(data, ImageSet) else \
-        open_training_data(data, int(G.resolution), int(G.img_channels), progress=False)
+    G, real = conditional_pair(data, generator, device, "--agreement")
     model = _model(inception, device)
     fitted = fit_class_probe(real, model, batch_size, progress)
     return agreement_of(fitted, G, n, model, batch_size, progress)

@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganvas.data import ImageSet, class_weights, open_training_data
-from ganvas.errors import GanvasError
+from ganvas.data import ImageSet
+from ganvas.metrics.agreement import conditional_pair
 from ganvas.metrics.evaluation import _defaults, _model, evaluate
 from ganvas.metrics.inception import InceptionV3FID
 from ganvas.metrics.sources import ArraySide, GeneratorSide
-from ganvas.render import load_generator
 
 
 def per_class_scores(data: str | ImageSet, generator: Any, n: int = 1000, kid: bool = True,
@@ -28,16 +27,8 @@ def per_class_scores(data: str | ImageSet, generator: Any, n: int = 1000, kid: b
     """FID (and KID) of ``n`` samples of each class against up to ``n`` real images of it:
     ``{"fid": mean, "kid_mean": mean, "classes": {name: {...}}, "protocol": ...}``."""
     batch_size, device = _defaults(n, batch_size, device)
-    G = load_generator(generator, device=device) if not isinstance(generator, torch.nn.Module) \
-        else generator
-    if not getattr(G, "num_classes", 0):
-        raise GanvasError("--per-class: this run is unconditional (trained without --cond)")
-    real = data if isinstance(data, ImageSet) else \
-        open_training_data(data, int(G.resolution), int(G.img_channels), progress=False)
-    class_weights(real, "--per-class")
+    G, real = conditional_pair(data, generator, device, "--per-class")
     names = list(real.classes or [])
-    if list(getattr(G, "class_names", []) or names) != names:
-        raise GanvasError(f"--per-class: {real.name}'s classes are not the run's")
     model = _model(inception, device)
     labels = np.asarray(real.labels)
     per_class: dict[str, dict[str, float]] = {}

@@ -38,10 +38,11 @@ class AdversarialObjective:
     gradient penalties take the eager ``D``, since a compiled module has no double backward.
 
     Class-conditional (``label_weights``, the share of each class in the data): every G and D
-    call takes classes. Fakes draw theirs from ``label_weights`` with ``z_rng``, as they draw
-    their latents (each rank its slice of the global batch's, so the pairing of latent and
-    class does not depend on the number of processes); reals come with their own. Penalties
-    on images that mix reals and fakes (WGAN-GP) judge them with the reals' classes.
+    call takes classes. A D step's fakes take the real batch's classes, so D compares reals
+    and fakes of the same classes in every batch (measured better than drawing them apart:
+    docs/benchmarks.md), and penalties that mix the two see one class per pair. A G step
+    draws its classes from ``label_weights`` with ``z_rng``, as it draws its latents (each
+    rank its slice of the global batch's).
     """
 
     def __init__(self, options: ObjectiveOptions, G: nn.Module, D: nn.Module,
@@ -144,15 +145,14 @@ class AdversarialObjective:
 
     def discriminator_step(self, reals: torch.Tensor, progress: float,
                            labels: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
-        """Loss of D on a real batch (of classes ``labels``) and a fresh fake batch (G frozen),
-        with non-lazy penalties."""
+        """Loss of D on a real batch (of classes ``labels``) and a fresh fake batch of the same
+        classes (G frozen), with non-lazy penalties."""
         cfg = self.options
         n = reals.shape[0]
-        fake_c = self.sample_labels(n, reals.device)
         with torch.no_grad(), self.precision():
-            fakes = self.fakes(n, reals.device, for_generator=False, c=fake_c).float()
+            fakes = self.fakes(n, reals.device, for_generator=False, c=labels).float()
         real_logits, own_loss, own_stats = self.real_terms(reals, progress, labels)
-        fake_logits = self.judge(fakes, progress, fake_c)
+        fake_logits = self.judge(fakes, progress, labels)
         if self.ada_control is not None:
             self.ada_control.accumulate(real_logits.detach())
         real_t, fake_t = losses.discriminator_targets(
@@ -180,18 +180,17 @@ class AdversarialObjective:
     def discriminator_regularizer(self, reals: torch.Tensor, progress: float,
                                   labels: torch.Tensor | None = None
                                   ) -> tuple[torch.Tensor, Stats]:
-        """Lazy R1 on reals (and R2 on fresh fakes) as D sees them: (γ/2)·interval·E‖∇D‖², its
-        own optimizer step."""
+        """Lazy R1 on reals (and R2 on fresh fakes of the same classes) as D sees them:
+        (γ/2)·interval·E‖∇D‖², its own optimizer step."""
         total, stats = torch.zeros((), device=reals.device), {}
         if self.r1_gamma:
             r1 = losses.r1_penalty(self.viewed_d(progress, labels), reals)
             total, stats["penalty_r1"] = total + self.r1_gamma / 2 * r1, r1.detach()
         if self.r2_gamma:
-            fake_c = self.sample_labels(reals.shape[0], reals.device)
             with torch.no_grad(), self.precision():
                 fakes = self.fakes(reals.shape[0], reals.device, for_generator=False,
-                                   c=fake_c).float()
-            r2 = losses.r1_penalty(self.viewed_d(progress, fake_c), fakes)
+                                   c=labels).float()
+            r2 = losses.r1_penalty(self.viewed_d(progress, labels), fakes)
             total, stats["penalty_r2"] = total + self.r2_gamma / 2 * r2, r2.detach()
         return self.r1_interval * total, stats
 

@@ -21,7 +21,7 @@ from ganvas.config import TrainConfig, parse_metric_list
 from ganvas.data import ImageSet
 from ganvas.errors import GanvasError
 from ganvas.metrics import evaluate, load_inception
-from ganvas.metrics.agreement import ClassProbe, agreement_of, fit_class_probe
+from ganvas.metrics.agreement import REAL_IMAGES, ClassProbe, agreement_of, fit_class_probe
 from ganvas.metrics.evaluation import score_items
 from ganvas.metrics.sources import ArraySide
 from ganvas.runs.records import append_jsonl, read_jsonl
@@ -80,7 +80,9 @@ class TrainingMetrics:
         protocols = [scores["protocol"]] if scores else []
         if "agreement" in self.names:
             if self._probe is None:
-                self._probe = fit_class_probe(self.data, self._model, PROBE_BATCH)
+                # Real images for the probe: 4 per sample scored, up to the metric's own cap.
+                self._probe = fit_class_probe(self.data, self._model, PROBE_BATCH,
+                                              real_images=min(REAL_IMAGES, 4 * self.n))
             found = agreement_of(self._probe, G, self.n, self._model, PROBE_BATCH)
             scores.update(agreement=found["agreement"], probe_accuracy=found["probe_accuracy"])
             protocols.append(found["protocol"])
