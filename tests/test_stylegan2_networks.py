@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import CFG_NAMES, Discriminator, Generator, resolve_cfg
-from ganvas.objective.stylegan2 import PathLengthPenalty, mix_styles
 from ganvas.models.stylegan2.discriminator import MinibatchStdLayer
 from ganvas.models.stylegan2.layers import (
     Conv2dLayer,
@@ -19,6 +18,7 @@ from ganvas.models.stylegan2.layers import (
 )
 from ganvas.models.stylegan2.networks import SynthesisLayer
 from ganvas.models.stylegan2.resample import conv2d_resample, setup_filter, upfirdn2d
+from ganvas.objective.stylegan2 import PathLengthPenalty, mix_styles
 
 TINY = dict(z_dim=8, w_dim=8, img_channels=3, channel_base=64, channel_max=16, map_layers=2)
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import ganvas
+from ganvas.report.document import write_run_report
 from ganvas.training import metrics_hook
 from tests.helpers import TINY
 
@@ -67,3 +68,5 @@ def test_agreement_of_a_conditional_run_is_recorded_while_training(tmp_path: Pat
     assert records and all(0 <= r["agreement"] <= 1 and 0 < r["probe_accuracy"] <= 1
                            for r in records)
     assert "class agreement" in records[-1]["protocol"] and "fid" in records[-1]
+    page = write_run_report(result.run_dir).read_text()
+    assert "class agreement" in page and "probe on real" in page

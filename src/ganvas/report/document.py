@@ -24,7 +24,9 @@ SAMPLE_SIDE = 1024        # pixels of the final samples and the reals
 
 #: Metric table columns (header, metrics.jsonl key); columns no record has are left out.
 METRIC_COLUMNS = (("kimg", "kimg"), ("step", "step"), ("FID", "fid"), ("KID", "kid_mean"),
-                  ("precision", "precision"), ("recall", "recall"), ("seconds", "seconds"))
+                  ("precision", "precision"), ("recall", "recall"),
+                  ("class agreement", "agreement"), ("probe on real", "probe_accuracy"),
+                  ("seconds", "seconds"))
 GROUP_TITLES = {"optim": "optimisation", "objective": "objective (loss, penalties, "
                 "augmentation, EMA)", "run": "run (budget, output, devices, metrics)"}
 UNIT_RANGE = (-0.02, 1.02)
@@ -36,6 +38,8 @@ RUN_CHARTS: tuple[tuple[str, str, str, tuple[str, ...], Any, Any], ...] = (
     ("FID (lower is better)", "FID", "metrics", ("fid",), None, None),
     ("KID (lower is better)", "KID", "metrics", ("kid_mean",), None, None),
     ("Precision and recall", "score", "metrics", ("precision", "recall"), UNIT_RANGE, None),
+    ("Class agreement (conditional runs; the probe's accuracy on real images is its ceiling)",
+     "share", "metrics", ("agreement", "probe_accuracy"), UNIT_RANGE, None),
     ("ADA: augmentation probability p and overfitting r_t", "value", "stats",
      ("ada_p", "ada_rt"), None, None),
     ("Training speed", "images/s", "stats", ("img_per_s",), None, None),

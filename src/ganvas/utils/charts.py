@@ -39,7 +39,8 @@ class Series:
 
 #: Legend text of the stats and metrics keys that are not self-explanatory.
 LABELS = {"D_real": "D(x)", "D_fake": "D(G(z))", "D_accuracy": "D accuracy", "ada_p": "ADA p",
-          "ada_rt": "ADA r_t", "img_per_s": "images/s", "kid_mean": "KID", "fid": "FID"}
+          "ada_rt": "ADA r_t", "img_per_s": "images/s", "kid_mean": "KID", "fid": "FID",
+          "agreement": "class agreement", "probe_accuracy": "probe on real images"}
 
 
 def label_of(key: str) -> str:
