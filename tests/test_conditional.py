@@ -293,3 +293,21 @@ def test_the_lightweight_family_trains_and_draws_classes(tmp_path: Path,
     ok(capsys, "generate", run, "--class", "0,9", "--seeds", "4", "--out", tmp_path / "out")
     zero, nine = (np.asarray(Image.open(tmp_path / "out" / f"seed0004-{k}.png")) for k in (0, 9))
     assert not np.array_equal(zero, nine)
+
+
+def test_demo_cond_ends_with_a_row_per_digit(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    ok(capsys, "demo", "--cond", "--kimg", "0.064", "--outdir", tmp_path)
+    grid = Image.open(next(tmp_path.glob("*-demo-cond")) / "classes.png")
+    assert grid.size == (2 + 8 * 34, 2 + 10 * 34)  # 8 seeds by 10 digits of 32 px
+
+
+def test_class_metrics_of_an_unconditional_run_are_one_error_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = ganvas.train(outdir=str(tmp_path / "runs"), kimg=0.016, progress=False,
+                       **TINY).run_dir
+    for flag in ("--agreement", "--per-class"):
+        code, _, err = cli(capsys, "evaluate", "mnist-test", run, flag)
+        assert code == 2
+        assert error_line(err) == (f"ganvas: error: {flag}: this run is unconditional "
+                                   "(trained without --cond)")

@@ -72,18 +72,14 @@ class TrainingMetrics:
             # The small-sample bias warning would repeat at every evaluation; the protocol line
             # in metrics.jsonl records n, and docs/metrics.md explains the bias.
             warnings.simplefilter("ignore", UserWarning)
-            image_metrics = [name for name in ("fid", "kid", "pr") if name in self.names]
-            scores = evaluate(self.reference(), G, **{name: name in image_metrics
-                                                      for name in ("fid", "kid", "pr")},
-                              n=self.n, inception=self._model, device=self.device) \
-                if image_metrics else {}
+            scores: dict[str, Any] = {}
+            if {"fid", "kid", "pr"} & set(self.names):
+                scores = evaluate(self.reference(), G, fid="fid" in self.names,
+                                  kid="kid" in self.names, pr="pr" in self.names,
+                                  n=self.n, inception=self._model, device=self.device)
         protocols = [scores["protocol"]] if scores else []
         if "agreement" in self.names:
-            if self._probe is None:
-                # Real images for the probe: 4 per sample scored, up to the metric's own cap.
-                self._probe = fit_class_probe(self.data, self._model, PROBE_BATCH,
-                                              real_images=min(REAL_IMAGES, 4 * self.n))
-            found = agreement_of(self._probe, G, self.n, self._model, PROBE_BATCH)
+            found = self.agreement(G)
             scores.update(agreement=found["agreement"], probe_accuracy=found["probe_accuracy"])
             protocols.append(found["protocol"])
         record = {"step": step, "kimg": round(nimg / 1000, 3),
@@ -95,8 +91,17 @@ class TrainingMetrics:
         append_jsonl(self.run_dir / "metrics.jsonl", record)
         keys = [k for k in ("fid", "kid_mean", "precision", "recall", "agreement") if k in record]
         line_plot(self.run_dir / "plots" / "fid.png", self.records, keys[:1],
-                  "FID (lower is better)", "FID" if "fid" in keys else keys[0])
+                  "FID (lower is better)" if "fid" in keys else keys[0],
+                  "FID" if "fid" in keys else keys[0])
         return record
+
+    def agreement(self, G: nn.Module) -> dict[str, Any]:
+        """Class agreement of G's samples; the probe is fitted once, on the first call, with 4
+        real images per sample scored (up to the metric's own cap)."""
+        if self._probe is None:
+            self._probe = fit_class_probe(self.data, self._model, PROBE_BATCH,
+                                          real_images=min(REAL_IMAGES, 4 * self.n))
+        return agreement_of(self._probe, G, self.n, self._model, PROBE_BATCH)
 
     def reference(self) -> ArraySide:
         """The real side: a fixed random subset of the training images (seeded, so the same at
