@@ -25,6 +25,7 @@ from ganvas.explore.generate import generate
 from ganvas.metrics.commands import evaluate_command
 from ganvas.report.commands import report_command
 from ganvas.report.document import write_run_report
+from ganvas.studio.commands import studio_command
 from ganvas.sweep import sweep_command
 from ganvas.training.cli_options import SectionedCommand, config_options
 from ganvas.training.import_network import import_command
@@ -139,6 +140,7 @@ main.add_command(export_command, "export")
 main.add_command(import_command, "import")
 main.add_command(report_command, "report")
 main.add_command(sweep_command, "sweep")
+main.add_command(studio_command, "studio")
 
 
 def run(argv: list[str] | None = None) -> int:

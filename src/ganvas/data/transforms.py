@@ -69,6 +69,8 @@ def open_image(raw: bytes) -> Image.Image:
         raise SkipImage(f"decompression bomb: {exc}") from None
     except UnidentifiedImageError:
         raise SkipImage("not an image (contents not recognised)") from None
+    except OSError as exc:  # the header itself is cut short
+        raise SkipImage(f"truncated or corrupt image header ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pil_limit
     w, h = im.size

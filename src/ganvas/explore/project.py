@@ -11,15 +11,18 @@ Pixel MSE alone favours blurry compromises; the features reward matching structu
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from ganvas.data.transforms import SkipImage, decode, normalise_mode, open_image
 from ganvas.errors import GanvasError
 from ganvas.render import LatentSpace
 from ganvas.explore.media import write_video
@@ -27,18 +30,28 @@ from ganvas.utils.io import writable_folder
 from ganvas.utils.grid import make_grid, to_uint8
 from ganvas.utils.io import save_image
 
+WHITE = (255, 255, 255)  # what a transparent photo is composited onto
 VIDEO_FRAMES = 60  # about this many snapshots of the optimisation go into the video
 
 
 def load_photo(path: str | Path, resolution: int, channels: int) -> np.ndarray:
-    """``path`` as uint8 C×H×W: upright (EXIF), centre-cropped square, resized (Lanczos)."""
+    """``path`` as uint8 C×H×W: upright (EXIF), centre-cropped square, resized (Lanczos).
+
+    Decoded with ``prepare``'s guards: decompression bombs are refused from their header,
+    truncated files and files that are not images fail with one line naming the file."""
     try:
-        with Image.open(path) as opened:
-            picture = ImageOps.exif_transpose(opened).convert("L" if channels == 1 else "RGB")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise GanvasError(f"{path}: no such image") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise GanvasError(f"{path}: not a readable image ({exc})") from None
+    except OSError as exc:
+        raise GanvasError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            picture = normalise_mode(decode(open_image(raw), [], None), WHITE, [])
+    except SkipImage as exc:
+        raise GanvasError(f"{path}: {exc}") from None
+    picture = picture.convert("L" if channels == 1 else "RGB")
     side = min(picture.size)
     left, top = (picture.width - side) // 2, (picture.height - side) // 2
     picture = picture.crop((left, top, left + side, top + side))
@@ -101,8 +114,11 @@ class Projection:
 
 def project_latent(space: LatentSpace, target: np.ndarray, D: nn.Module | None = None,
                    steps: int = 500, lr: float = 0.05, feature_weight: float = 1.0,
-                   seed: int = 0, progress: bool = False) -> Projection:
-    """Optimise a latent of ``space`` so that its image matches ``target`` (uint8 C×H×W)."""
+                   seed: int = 0, progress: bool = False,
+                   on_step: Callable[[int], None] | None = None) -> Projection:
+    """Optimise a latent of ``space`` so that its image matches ``target`` (uint8 C×H×W).
+
+    ``on_step(step)`` is called after each step (a progress bar; raising there cancels)."""
     if steps < 1:
         raise GanvasError(f"--steps: {steps} must be >= 1")
     if not lr > 0:
@@ -139,6 +155,8 @@ def project_latent(space: LatentSpace, target: np.ndarray, D: nn.Module | None =
         optimizer.step()
         if step % frame_every == 0:
             result.frames.append(_frame(target, image))
+        if on_step is not None:
+            on_step(step + 1)
     result.latent = latent().detach().cpu()
     result.final_distance = pixel_distance()
     return result
