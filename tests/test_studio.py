@@ -4,7 +4,6 @@ the server's own refusals (path traversal, logins, upload limits) over HTTP."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import socket
 import struct
@@ -262,3 +261,56 @@ def test_photos_are_decoded_with_prepares_guards(studio_runs: Path, tmp_path: Pa
     steps = []
     image, _, _ = warm.project(str(run), good, steps=3, on_step=steps.append)
     assert steps == [1, 2, 3] and image.shape[-1] == 1
+
+
+def test_without_gradio_one_line_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture,
+                                                    studio_runs: Path) -> None:
+    import sys
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as if it were not installed
+    code, _, err = cli(capsys, "studio", str(studio_runs))
+    assert code == 2
+    assert err.strip() == "ganvas: error: ganvas studio needs Gradio, an optional extra: " \
+        "pip install 'ganvas[studio]' (or pip install gradio)"
+
+
+def test_studio_names_snapshots_as_generate_does(studio_runs: Path) -> None:
+    from ganvas.studio.studio import Studio
+    studio = Studio([studio_runs])
+    run_id = studio.run_ids()[0]
+    run = run_folder(studio_runs)
+    assert Path(studio.spec(run_id, "latest")).resolve() == run.resolve()
+    at = studio.spec(run_id, "0.032 kimg")
+    assert at.endswith("@0.032") and Path(at[:-6]).resolve() == run.resolve()
+    image = studio.generators.seeds(at, [1])
+    assert np.array_equal(image, studio.generators.seeds(studio.spec(run_id), [1]))
+    for bad in ("../../etc/passwd", "x kimg", "newest"):
+        with pytest.raises(GanvasError):
+            studio.spec(run_id, bad)
+    headers, rows, charts = studio.comparison([run_id, run_id])
+    assert headers[0] == "run" and len(rows) == 2 and charts
+    grids = studio.grids_at([run_id], 0)
+    assert len(grids) == 1 and grids[0][1].endswith("0 kimg")
+
+
+def test_walks_and_style_mixing_match_the_commands(tmp_path_factory: pytest.TempPathFactory
+                                                   ) -> None:
+    from ganvas.explore.stylemix import style_mixing_grid
+    from ganvas.render import load_generator
+    from tests.helpers import SG2
+    run = train_once(tmp_path_factory, "studio-sg2", kimg=0.016, **SG2)
+    warm = WarmGenerators(batch=64)  # the commands' batch: the same kernels, the same pixels
+    ends = warm.between(run, [3, 9], [0.0, 1.0], truncation=0.7)
+    assert np.array_equal(ends, warm.seeds(run, [3, 9], truncation=0.7))
+    middle = warm.between(run, [3, 9], [0.5])[0]
+    assert not np.array_equal(middle, ends[0]) and not np.array_equal(middle, ends[1])
+    row, column, mixed = warm.mix(run, 3, 9, (0, 1))
+    grid = style_mixing_grid(load_generator(run), [3], [9], layers="0-1")
+    side = row.shape[0]
+    cell = grid[2 + side + 2: 2 + 2 * side + 2, 2 + side + 2: 2 + 2 * side + 2]
+    assert np.array_equal(cell.reshape(mixed.shape), mixed)
+    assert not np.array_equal(mixed, row) and not np.array_equal(mixed, column)
+    with pytest.raises(GanvasError, match="style layers"):
+        warm.mix(run, 3, 9, (2, 99))
+    video = warm.walk_video(run, [3, 9], frames=4)
+    assert video.shape[0] == 5  # 4 frames per pair, and the last key

@@ -24,11 +24,10 @@ from tqdm import tqdm
 
 from ganvas.data.transforms import SkipImage, decode, normalise_mode, open_image
 from ganvas.errors import GanvasError
-from ganvas.render import LatentSpace
 from ganvas.explore.media import write_video
-from ganvas.utils.io import writable_folder
+from ganvas.render import LatentSpace
 from ganvas.utils.grid import make_grid, to_uint8
-from ganvas.utils.io import save_image
+from ganvas.utils.io import save_image, writable_folder
 
 WHITE = (255, 255, 255)  # what a transparent photo is composited onto
 VIDEO_FRAMES = 60  # about this many snapshots of the optimisation go into the video

@@ -37,14 +37,21 @@ def serve(roots: Sequence[str | os.PathLike], host: str = "127.0.0.1",
     """Build and serve the studio; returns the running Blocks when ``block`` is False."""
     access: Access = decide_access(host, auth)
     blocks = build(roots)
+    from ganvas.studio.page import CSS
     blocks.queue(default_concurrency_limit=1)
     notice = access.notice()
     if notice:
         print(notice, flush=True)
+    try:
+        blocks.launch(server_name=access.host, server_port=port, auth=access.login,
+                      prevent_thread_lock=True, quiet=True, share=False,
+                      max_file_size=MAX_UPLOAD, ssr_mode=False, inbrowser=False,
+                      footer_links=[], show_error=True, css=CSS)
+    except OSError:  # the port is taken, or the address is not this machine's
+        raise GanvasError(f"--port {port}: cannot listen on {access.host}:{port} (the port is "
+                          "in use, or the host is not an address of this machine)") from None
     if not quiet:
         print(f"studio: http://{access.host}:{port}/  (Ctrl-C stops it)", flush=True)
-    blocks.launch(server_name=access.host, server_port=port, auth=access.login,
-                  prevent_thread_lock=not block, quiet=True, share=False,
-                  max_file_size=MAX_UPLOAD, ssr_mode=False, inbrowser=False,
-                  footer_links=[], show_error=True)
+    if block:
+        blocks.block_thread()  # until Ctrl-C, which closes the server
     return blocks

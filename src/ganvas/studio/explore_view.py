@@ -15,7 +15,7 @@ import numpy as np
 from ganvas.errors import GanvasError
 from ganvas.render import parse_seeds
 from ganvas.studio.studio import GeneratorFacts, Studio
-from ganvas.studio.ui import friendly, gallery
+from ganvas.studio.ui import displayable, friendly, gallery
 from ganvas.studio.warm import Z_TRUNCATION_OFF, Settings
 
 GRID_SEEDS = 16     # a 4x4 page of seeds
@@ -87,8 +87,8 @@ class ExploreView:
             with gr.Column():
                 self.command = gr.Textbox(label="reproduce it", buttons=["copy"],
                                           interactive=False, elem_id="command")
-                self.download = gr.DownloadButton("Download PNG (settings in its text chunk)",
-                                                  visible=False, elem_id="download-png")
+                self.download = gr.File(label="PNG (seed and settings in its text chunk)",
+                                        interactive=False, elem_id="download-png")
 
     def _walk_part(self) -> None:
         with gr.Accordion("Interpolation between pinned seeds", open=False):
@@ -147,7 +147,7 @@ class ExploreView:
         pin_outputs = [self.pinned, self.chosen, self.command, self.download]
         self.grid.select(self.pin, [*look, self.first_seed, self.pinned], pin_outputs)
         self.pinned.submit(self.show_pinned, [*look, self.pinned], pin_outputs)
-        self.clear.click(lambda: ("", None, "", gr.update(visible=False)), None, pin_outputs)
+        self.clear.click(lambda: ("", None, "", None), None, pin_outputs)
         self.position.release(self.show_between, [*look, self.pinned, self.position],
                               self.between, trigger_mode="always_last")
         self.export.click(self.export_video, [*look, self.pinned, self.frames,
@@ -175,6 +175,7 @@ class ExploreView:
         return self.studio.generators.seeds(settings.run, seeds, settings.truncation,
                                             settings.ema, settings.class_name)
 
+
     @friendly
     def setup(self, run_id: str | None, snapshot: str | None = "latest") -> tuple:
         """Controls that fit the run's generator, and its first page of seeds."""
@@ -186,7 +187,7 @@ class ExploreView:
         last = max(facts.num_ws - 1, 1)  # a slider needs min < max
         settings = Settings(run=self.studio.spec(run_id, snapshot), seed=0,
                             class_name=facts.classes[0] if facts.classes else None)
-        images = self._render(settings, list(range(GRID_SEEDS)))
+        images = displayable(self._render(settings, list(range(GRID_SEEDS))))
         grid = [(image, f"seed {s}") for s, image in enumerate(images)]
         return (truncation_slider(facts), classes, gr.update(visible=facts.space == "w"),
                 gr.update(maximum=last, value=0), gr.update(maximum=last, value=min(6, last)),
@@ -198,13 +199,14 @@ class ExploreView:
         first = max(0, int(first or 0))
         settings, _ = self._settings(run_id, snapshot, truncation, weights, class_name, first)
         seeds = list(range(first, first + GRID_SEEDS))
-        return [(image, f"seed {s}") for s, image in zip(seeds, self._render(settings, seeds))]
+        images = displayable(self._render(settings, seeds))
+        return [(image, f"seed {s}") for s, image in zip(seeds, images)]
 
     def _show_seed(self, settings: Settings, pinned: list[int]) -> tuple:
         image = self._render(settings, [settings.seed])[0]
         path = self.studio.image_file(image, settings)
-        return (", ".join(map(str, pinned)), image, settings.command(),
-                gr.update(value=str(path), visible=True))
+        return (", ".join(map(str, pinned)), displayable(image), settings.command(),
+                str(path))
 
     @friendly
     def pin(self, run_id: str, snapshot: str, truncation: float, weights: str,
@@ -222,7 +224,7 @@ class ExploreView:
                     class_name: str | None, pinned_text: str) -> tuple:
         pinned = parse_pinned(pinned_text)[-MAX_PINNED:]
         if not pinned:
-            return "", None, "", gr.update(visible=False)
+            return "", None, "", None
         settings, _ = self._settings(run_id, snapshot, truncation, weights, class_name,
                                      pinned[-1])
         return self._show_seed(settings, pinned)
@@ -231,9 +233,9 @@ class ExploreView:
     def show_between(self, run_id: str, snapshot: str, truncation: float, weights: str,
                      class_name: str | None, pinned_text: str, position: float) -> np.ndarray:
         settings, _ = self._settings(run_id, snapshot, truncation, weights, class_name, 0)
-        return self.studio.generators.between(settings.run, parse_pinned(pinned_text),
-                                              [float(position)], settings.truncation,
-                                              settings.ema, settings.class_name)[0]
+        return displayable(self.studio.generators.between(
+            settings.run, parse_pinned(pinned_text), [float(position)], settings.truncation,
+            settings.ema, settings.class_name)[0])
 
     @friendly
     def export_video(self, run_id: str, snapshot: str, truncation: float, weights: str,
@@ -259,7 +261,8 @@ class ExploreView:
         images = self.studio.generators.mix(settings.run, pinned[0], pinned[1],
                                             (int(first_layer), int(last_layer)),
                                             settings.truncation, settings.ema)
-        return list(zip(images, [f"seed {pinned[0]}", f"seed {pinned[1]}", "mixed"]))
+        return list(zip(displayable(images), [f"seed {pinned[0]}", f"seed {pinned[1]}",
+                                              "mixed"]))
 
     @friendly
     def project(self, run_id: str, snapshot: str, photo: str | None, steps: float,
@@ -281,7 +284,7 @@ class ExploreView:
             image, latent = self.studio.project(spec, photo, total, on_step)
         except Cancelled:
             raise gr.Error("projection stopped") from None
-        return image, str(latent)
+        return displayable(image), str(latent)
 
     def stop_projection(self, request: gr.Request) -> None:
         self.stop_flags.setdefault(request.session_hash or "", threading.Event()).set()

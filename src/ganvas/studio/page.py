@@ -20,7 +20,9 @@ from ganvas.studio.watch import thumbnail
 REFRESH_SECONDS = 2.0   # how often an open page asks whether a run changed
 THUMBNAIL_SIDE = 192
 CSS = """
-#seed-grid .thumbnail-item, #seed-grid button { cursor: pointer; }
+#seed-grid .thumbnail-item { cursor: pointer; }
+.grid-wrap.fixed-height { height: auto !important; max-height: none !important; }
+#pinned-image img, .enlarge img { width: 100%; height: 100%; object-fit: contain; }
 .log textarea { font-family: ui-monospace, monospace; font-size: 12px; }
 """
 

@@ -6,6 +6,7 @@ import functools
 from typing import Any, Callable
 
 import gradio as gr
+import numpy as np
 
 from ganvas.errors import GanvasError
 
@@ -25,3 +26,8 @@ def gallery(label: str, columns: int, **options: Any) -> gr.Gallery:
     """A gallery of whole images (never cropped), as many columns as asked, saved as PNG."""
     settings = dict(fit_columns=False, object_fit="contain", height="auto", format="png")
     return gr.Gallery(label=label, columns=columns, **{**settings, **options})
+
+
+def displayable(images: np.ndarray) -> np.ndarray:
+    """Images (…×H×W×C uint8) as Gradio shows them: grey ones without the channel axis."""
+    return images[..., 0] if images.shape[-1] == 1 else images
