@@ -145,11 +145,14 @@ class ExploreView:
                         self.first_seed).then(self.show_grid, [*look, self.first_seed],
                                               self.grid)
         pin_outputs = [self.pinned, self.chosen, self.command, self.download]
-        self.grid.select(self.pin, [*look, self.first_seed, self.pinned], pin_outputs)
-        self.pinned.submit(self.show_pinned, [*look, self.pinned], pin_outputs)
+        between_inputs = [*look, self.pinned, self.position]
+        self.grid.select(self.pin, [*look, self.first_seed, self.pinned], pin_outputs).then(
+            self.show_between, between_inputs, self.between)
+        self.pinned.submit(self.show_pinned, [*look, self.pinned], pin_outputs).then(
+            self.show_between, between_inputs, self.between)
         self.clear.click(lambda: ("", None, "", None), None, pin_outputs)
-        self.position.release(self.show_between, [*look, self.pinned, self.position],
-                              self.between, trigger_mode="always_last")
+        self.position.change(self.show_between, between_inputs, self.between,
+                             trigger_mode="always_last")
         self.export.click(self.export_video, [*look, self.pinned, self.frames,
                                               self.video_format], self.video)
         for control in (self.mix_from.release, self.mix_to.release):
@@ -231,7 +234,11 @@ class ExploreView:
 
     @friendly
     def show_between(self, run_id: str, snapshot: str, truncation: float, weights: str,
-                     class_name: str | None, pinned_text: str, position: float) -> np.ndarray:
+                     class_name: str | None, pinned_text: str,
+                     position: float) -> np.ndarray | None:
+        """The image at ``position`` of the walk through the pinned seeds (none until two)."""
+        if len(parse_pinned(pinned_text)) < 2:
+            return None
         settings, _ = self._settings(run_id, snapshot, truncation, weights, class_name, 0)
         return displayable(self.studio.generators.between(
             settings.run, parse_pinned(pinned_text), [float(position)], settings.truncation,
