@@ -15,7 +15,7 @@ import numpy as np
 from ganvas.errors import GanvasError
 from ganvas.render import parse_seeds
 from ganvas.studio.studio import GeneratorFacts, Studio
-from ganvas.studio.ui import displayable, friendly, gallery
+from ganvas.studio.ui import displayable, friendly, gallery, output_image
 from ganvas.studio.warm import Z_TRUNCATION_OFF, Settings
 
 GRID_SEEDS = 16     # a 4x4 page of seeds
@@ -57,6 +57,7 @@ class ExploreView:
     def __init__(self, studio: Studio, run_choice: gr.Dropdown, snapshot: gr.Dropdown):
         self.studio, self.run_choice, self.snapshot = studio, run_choice, snapshot
         self.stop_flags: dict[str, threading.Event] = {}
+        self.pins: dict[str, list[int]] = {}  # pinned seeds per browser session
         with gr.Row():
             self.truncation = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="truncation",
                                         elem_id="truncation", scale=3)
@@ -82,8 +83,7 @@ class ExploreView:
                                      elem_id="pinned", scale=3)
             self.clear = gr.Button("clear pins", size="sm", scale=1)
         with gr.Row():
-            self.chosen = gr.Image(label="last pinned", interactive=False,
-                                   elem_id="pinned-image", height=256)
+            self.chosen = output_image("last pinned", elem_id="pinned-image", height=256)
             with gr.Column():
                 self.command = gr.Textbox(label="reproduce it", buttons=["copy"],
                                           interactive=False, elem_id="command")
@@ -94,8 +94,7 @@ class ExploreView:
         with gr.Accordion("Interpolation between pinned seeds", open=False):
             self.position = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="position",
                                       elem_id="position")
-            self.between = gr.Image(label="between", interactive=False,
-                                    height=256)
+            self.between = output_image("between", height=256, elem_id="between")
             with gr.Row():
                 self.frames = gr.Number(30, precision=0, minimum=2, maximum=240,
                                         label="frames per pair")
@@ -115,9 +114,8 @@ class ExploreView:
         with gr.Accordion("Project a photo", open=False):
             with gr.Row():
                 self.photo = gr.Image(type="filepath", sources=["upload"], label="photo",
-                                      height=256)
-                self.projected = gr.Image(label="projected", interactive=False,
-                                          height=256)
+                                      height=256, elem_id="photo")
+                self.projected = output_image("projected", height=256, elem_id="projected")
             with gr.Row():
                 self.steps = gr.Slider(10, 1000, value=PROJECT_STEPS, step=10, label="steps")
                 self.project_button = gr.Button("project", variant="primary")
@@ -146,11 +144,12 @@ class ExploreView:
                                               self.grid)
         pin_outputs = [self.pinned, self.chosen, self.command, self.download]
         between_inputs = [*look, self.pinned, self.position]
-        self.grid.select(self.pin, [*look, self.first_seed, self.pinned], pin_outputs).then(
+        self.grid.select(self.pin, [*look, self.first_seed, self.pinned], pin_outputs,
+                         trigger_mode="multiple").then(
             self.show_between, between_inputs, self.between)
         self.pinned.submit(self.show_pinned, [*look, self.pinned], pin_outputs).then(
             self.show_between, between_inputs, self.between)
-        self.clear.click(lambda: ("", None, "", None), None, pin_outputs)
+        self.clear.click(self.clear_pins, None, pin_outputs)
         self.position.change(self.show_between, between_inputs, self.between,
                              trigger_mode="always_last")
         self.export.click(self.export_video, [*look, self.pinned, self.frames,
@@ -214,18 +213,25 @@ class ExploreView:
     @friendly
     def pin(self, run_id: str, snapshot: str, truncation: float, weights: str,
             class_name: str | None, first: float | None, pinned_text: str,
-            event: gr.SelectData) -> tuple:
-        """Pin the clicked image's seed (the last pinned is shown with its command)."""
+            event: gr.SelectData, request: gr.Request) -> tuple:
+        """Pin the clicked image's seed (the last pinned is shown with its command).
+
+        The pins live here, per browser session: clicks in quick succession each see the
+        ones before, which the textbox's value, read when a click is sent, may not show yet."""
         index = event.index if isinstance(event.index, int) else 0
         seed = max(0, int(first or 0)) + index
-        pinned = [s for s in parse_pinned(pinned_text) if s != seed] + [seed]
+        session = request.session_hash or ""
+        known = self.pins.get(session, parse_pinned(pinned_text))
+        pinned = ([s for s in known if s != seed] + [seed])[-MAX_PINNED:]
+        self.pins[session] = pinned
         settings, _ = self._settings(run_id, snapshot, truncation, weights, class_name, seed)
-        return self._show_seed(settings, pinned[-MAX_PINNED:])
+        return self._show_seed(settings, pinned)
 
     @friendly
     def show_pinned(self, run_id: str, snapshot: str, truncation: float, weights: str,
-                    class_name: str | None, pinned_text: str) -> tuple:
+                    class_name: str | None, pinned_text: str, request: gr.Request) -> tuple:
         pinned = parse_pinned(pinned_text)[-MAX_PINNED:]
+        self.pins[request.session_hash or ""] = pinned
         if not pinned:
             return "", None, "", None
         settings, _ = self._settings(run_id, snapshot, truncation, weights, class_name,
@@ -292,6 +298,10 @@ class ExploreView:
         except Cancelled:
             raise gr.Error("projection stopped") from None
         return displayable(image), str(latent)
+
+    def clear_pins(self, request: gr.Request) -> tuple:
+        self.pins.pop(request.session_hash or "", None)
+        return "", None, "", None
 
     def stop_projection(self, request: gr.Request) -> None:
         self.stop_flags.setdefault(request.session_hash or "", threading.Event()).set()

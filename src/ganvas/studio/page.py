@@ -14,7 +14,7 @@ from PIL import Image
 from ganvas.studio.catalog import COLUMNS, signature, state_word
 from ganvas.studio.explore_view import ExploreView
 from ganvas.studio.studio import Studio
-from ganvas.studio.ui import friendly, gallery
+from ganvas.studio.ui import friendly, gallery, output_image
 from ganvas.studio.watch import thumbnail
 
 REFRESH_SECONDS = 2.0   # how often an open page asks whether a run changed
@@ -22,7 +22,7 @@ THUMBNAIL_SIDE = 192
 CSS = """
 #seed-grid .thumbnail-item { cursor: pointer; }
 .grid-wrap.fixed-height { height: auto !important; max-height: none !important; }
-#pinned-image img, .enlarge img { width: 100%; height: 100%; object-fit: contain; }
+#pinned-image img, #between img, #projected img { width: 100%; height: 100%; object-fit: contain; }
 .log textarea { font-family: ui-monospace, monospace; font-size: 12px; }
 """
 
@@ -68,8 +68,7 @@ class Page:
     def _run_tab(self) -> None:
         self.run_summary = gr.Markdown(elem_id="run-summary")
         with gr.Row():
-            self.latest_grid = gr.Image(label="latest fixed-noise grid",
-                                        interactive=False, elem_id="latest-grid")
+            self.latest_grid = output_image("latest fixed-noise grid", elem_id="latest-grid")
             self.charts = gallery(label="curves", columns=2, elem_id="run-charts")
         self.strip = gallery(label="evolution (same noise over training)", columns=8,
                              allow_preview=True)

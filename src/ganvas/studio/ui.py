@@ -31,3 +31,8 @@ def gallery(label: str, columns: int, **options: Any) -> gr.Gallery:
 def displayable(images: np.ndarray) -> np.ndarray:
     """Images (…×H×W×C uint8) as Gradio shows them: grey ones without the channel axis."""
     return images[..., 0] if images.shape[-1] == 1 else images
+
+
+def output_image(label: str, **options: Any) -> gr.Image:
+    """An output image, sent as PNG (exact pixels; Gradio's default, WebP, may not be)."""
+    return gr.Image(label=label, **{"format": "png", "interactive": False, **options})
