@@ -7,6 +7,7 @@ import json
 import shlex
 import socket
 import struct
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -314,3 +315,42 @@ def test_walks_and_style_mixing_match_the_commands(tmp_path_factory: pytest.Temp
         warm.mix(run, 3, 9, (2, 99))
     video = warm.walk_video(run, [3, 9], frames=4)
     assert video.shape[0] == 5  # 4 frames per pair, and the last key
+
+
+def test_serving_connects_to_nothing_outside(studio_runs: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting the studio and loading its page opens no connection beyond this machine
+    (no analytics, no update check, no fonts): every connect() is recorded."""
+    pytest.importorskip("gradio")
+    from ganvas.studio.app import serve
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "True")  # the studio must turn it off
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if isinstance(host, str) and not host.startswith(("127.", "::1", "localhost")) \
+                and self.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append(address)
+            raise OSError("no network in this test")
+        return real_connect(self, address)
+
+    real_lookup = socket.getaddrinfo
+
+    def lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host not in (None, "127.0.0.1", "localhost", "::1", "0.0.0.0"):
+            attempts.append(host)
+            raise socket.gaierror("no network in this test")
+        return real_lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    port = free_port()
+    blocks = serve([studio_runs], port=port, block=False, quiet=True)
+    try:
+        for path in ("/", "/config", "/theme.css"):
+            fetch(f"http://127.0.0.1:{port}{path}")
+        time.sleep(1.0)  # background threads (an update check) would have started by now
+    finally:
+        blocks.close()
+    assert attempts == []

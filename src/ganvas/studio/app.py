@@ -27,7 +27,7 @@ def require_gradio() -> None:
 
 def build(roots: Sequence[str | os.PathLike]):  # -> gr.Blocks
     """The studio's page for the runs under ``roots``."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry, no update check
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, no update check
     require_gradio()
     from ganvas.studio.page import Page
     from ganvas.studio.studio import Studio
