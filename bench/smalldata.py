@@ -44,6 +44,7 @@ CANDIDATES: dict[str, dict] = {
     "lightweight": {"model": "lightweight"},
     "lightweight-w16": {"model": "lightweight", "width": 16},  # a quarter of the FLOPs
     "lightweight-ada": {"model": "lightweight", "aug": "ada"},
+    "lightweight-w16-ada": {"model": "lightweight", "width": 16, "aug": "ada"},
 }
 
 
