@@ -354,3 +354,27 @@ def test_serving_connects_to_nothing_outside(studio_runs: Path,
     finally:
         blocks.close()
     assert attempts == []
+
+
+def test_the_page_lists_a_run_that_starts_while_it_is_open(tmp_path: Path,
+                                                           studio_runs: Path) -> None:
+    pytest.importorskip("gradio")
+    import shutil
+    from ganvas.studio.page import Page
+    from ganvas.studio.studio import Studio
+    root = tmp_path / "runs"
+    shutil.copytree(run_folder(studio_runs), root / "00000-first")
+    page = Page(Studio([root]))
+    page.build()
+    marks, *first = page.refresh("runs/00000-first", None)
+    assert first[1][0][0] == "runs/00000-first"  # the first look sends the table
+    again = page.refresh("runs/00000-first", marks)
+    skip = {"__type__": "update"}  # gr.skip(): nothing sent for that output
+    assert again[0] == marks and all(output == skip for output in again[1:])
+    (root / "00001-second").mkdir()
+    (root / "00001-second" / "config.json").write_text('{"model": "dcgan"}')
+    _, gallery, table, run_choice, compare_runs, *_ = page.refresh("runs/00000-first", marks)
+    assert [row[0] for row in table] == ["runs/00000-first", "runs/00001-second"]
+    assert len(gallery) == 2
+    assert run_choice["choices"] == compare_runs["choices"] == ["runs/00000-first",
+                                                                 "runs/00001-second"]

@@ -103,7 +103,8 @@ class Page:
         blocks.load(self.show_run, self.run_choice, run_outputs)
         self.explore.wire(blocks)
         self.timer.tick(self.refresh, [self.run_choice, self.marks],
-                        [self.marks, *runs_outputs, *run_outputs])
+                        [self.marks, *runs_outputs, self.run_choice, self.compare_runs,
+                         *run_outputs, self.snapshot])
         self.runs_gallery.select(self.open_run, None, [self.run_choice, self.tabs])
         compare_inputs = [self.compare_runs, self.compare_kimg]
         compare_outputs = [self.compare_grids, self.compare_table, self.compare_charts]
@@ -157,9 +158,23 @@ class Page:
         runs_mark = tuple((r.id, state_word(r.path), signature(r.path)) for r in refs)
         run_mark = next((m for m in runs_mark if m[0] == run_id), None)
         old_runs, old_run = marks if marks else (None, None)
-        runs_part = self.show_runs() if runs_mark != old_runs else (gr.skip(), gr.skip())
-        run_part = self.show_run(run_id) if run_mark != old_run else (gr.skip(),) * 7
+        if runs_mark != old_runs:  # a run started, stopped or wrote: the lists follow
+            ids = [r.id for r in refs]
+            runs_part = (*self.show_runs(), gr.update(choices=ids), gr.update(choices=ids))
+        else:
+            runs_part = (gr.skip(),) * 4
+        if run_mark != old_run:
+            run_part = (*self.show_run(run_id), self._snapshot_choices(run_id))
+        else:
+            run_part = (gr.skip(),) * 8
         return ((runs_mark, run_mark), *runs_part, *run_part)
+
+    def _snapshot_choices(self, run_id: str | None) -> Any:
+        """The snapshot picker's choices now (its value is left alone)."""
+        if not run_id:
+            return gr.skip()
+        return gr.update(choices=self.studio.watcher.picture(
+            self.studio.folders.run(run_id)).snapshots or ["latest"])
 
     # -- Compare view --------------------------------------------------------------------
     @friendly
