@@ -39,7 +39,7 @@ from tables import budget_of, fill_table, finished_run
 DATASETS = {"vangogh": SHARED / "vangogh_849.tar", "anime": SHARED / "anime_faces_64.tar",
             "anime1k": SHARED / "anime_faces_64.tar"}
 CANDIDATES: dict[str, dict] = {
-    "dcgan": {},  # the plain default
+    "dcgan": {"model": "dcgan"},  # the plain default below 128 px (from 128 px: lightweight)
     "stylegan2-ada": {"model": "stylegan2", "cfg": "small", "aug": "ada"},
     "lightweight": {"model": "lightweight"},
     "lightweight-w16": {"model": "lightweight", "width": 16},  # a quarter of the FLOPs
