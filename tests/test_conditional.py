@@ -311,3 +311,21 @@ def test_class_metrics_of_an_unconditional_run_are_one_error_line(
         assert code == 2
         assert error_line(err) == (f"ganvas: error: {flag}: this run is unconditional "
                                    "(trained without --cond)")
+
+
+def test_class_direction_in_w_is_the_mean_w_of_the_class(tmp_path_factory: pytest.TempPathFactory,
+                                                         tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    from ganvas.explore.arithmetic import CLASS_SEEDS
+    from ganvas.render import load_latents
+    from tests.helpers import train_once
+    run = train_once(tmp_path_factory, "cond-sg2", kimg=0.016, cond=True, **SG2)
+    ok(capsys, "arithmetic", run, "12 - class(3) + class(8)", "--class", "3", "--out", tmp_path)
+    made, space_name, _ = load_latents(tmp_path / "result.npz")
+    space = LatentSpace(load_generator(run))
+    assert space_name == "w" == space.space
+    seeds = list(range(CLASS_SEEDS))
+    by_hand = (space.from_seeds([12], [3]) - space.from_seeds(seeds, [3] * len(seeds)).mean(0)
+               + space.from_seeds(seeds, [8] * len(seeds)).mean(0))
+    torch.testing.assert_close(made, by_hand, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(made, space.from_seeds([12], [3]), atol=1e-3)

@@ -378,3 +378,23 @@ def test_the_page_lists_a_run_that_starts_while_it_is_open(tmp_path: Path,
     assert len(gallery) == 2
     assert run_choice["choices"] == compare_runs["choices"] == ["runs/00000-first",
                                                                  "runs/00001-second"]
+
+
+def test_a_conditional_run_renders_the_picked_class(tmp_path_factory: pytest.TempPathFactory,
+                                                    tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    run = train_once(tmp_path_factory, "studio-cond", kimg=0.032, cond=True, **TINY)
+    warm = WarmGenerators()
+    settings = Settings(run=str(run), seed=4, class_name="3")
+    image = warm.seeds(settings.run, [4], class_name="3")[0]
+    assert not np.array_equal(image, warm.seeds(settings.run, [4], class_name="8")[0])
+    words = shlex.split(settings.command())
+    assert words[words.index("--class") + 1] == "3"
+    code, _, err = cli(capsys, *words[1:-2], "--out", str(tmp_path))
+    assert code == 0, err
+    written = np.asarray(Image.open(tmp_path / "seed0004-3.png"))
+    assert np.array_equal(written.reshape(image.shape), image)
+    with pytest.raises(GanvasError, match="class 'cat'"):
+        warm.seeds(settings.run, [4], class_name="cat")
+    with pytest.raises(GanvasError):
+        warm.seeds(settings.run, [4])  # a conditional run needs a class

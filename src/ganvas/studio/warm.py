@@ -101,6 +101,9 @@ class WarmGenerators:
         names = list(getattr(space.G, "class_names", []) or [])
         if not space.num_classes:
             return None
+        if class_name is None:
+            raise GanvasError("this run is class-conditional: pick a class "
+                              f"({', '.join(names)})")
         if class_name not in names:
             raise GanvasError(f"class {class_name!r}: this run's classes are {', '.join(names)}")
         return names.index(class_name)
