@@ -360,6 +360,7 @@ def test_the_page_lists_a_run_that_starts_while_it_is_open(tmp_path: Path,
                                                            studio_runs: Path) -> None:
     pytest.importorskip("gradio")
     import shutil
+
     from ganvas.studio.page import Page
     from ganvas.studio.studio import Studio
     root = tmp_path / "runs"
