@@ -32,6 +32,14 @@ def parse_layers(text: str, num_ws: int) -> list[int]:
     return layers
 
 
+def mix_styles(rows: torch.Tensor, columns: torch.Tensor, layers: list[int]) -> torch.Tensor:
+    """Every row w (R×num_ws×w_dim) with ``layers`` taken from every column w (C×…):
+    R·C latents, row by row."""
+    mixed = rows[:, None].repeat(1, len(columns), 1, 1)
+    mixed[:, :, layers] = columns[None, :, layers]
+    return mixed.reshape(-1, *rows.shape[1:])
+
+
 def style_mixing_grid(G: nn.Module, row_seeds: list[int], col_seeds: list[int],
                       layers: str = DEFAULT_LAYERS, truncation_psi: float | None = None,
                       noise_mode: str | None = None, precision: str = "fp32") -> np.ndarray:
@@ -43,9 +51,7 @@ def style_mixing_grid(G: nn.Module, row_seeds: list[int], col_seeds: list[int],
                           f"styles (StyleGAN2); this one ({type(G).__name__}) has one latent")
     chosen = parse_layers(layers, int(G.num_ws))
     rows, cols = space.from_seeds(row_seeds), space.from_seeds(col_seeds)
-    mixed = rows[:, None].repeat(1, len(col_seeds), 1, 1)
-    mixed[:, :, chosen] = cols[None, :, chosen]
-    images = space.render(torch.cat([cols, rows, mixed.reshape(-1, *space.shape)]))
+    images = space.render(torch.cat([cols, rows, mix_styles(rows, cols, chosen)]))
     blank = np.zeros_like(images[0])
     cells = [blank, *images[:len(col_seeds)]]
     body = images[len(col_seeds) + len(row_seeds):]

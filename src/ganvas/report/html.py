@@ -86,12 +86,9 @@ def data_uri(payload: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
 
 
-def image_uri(path: Path, max_side: int = 1024) -> str | None:
-    """A picture file as a PNG data URI, shrunk to ``max_side`` pixels; None if unreadable.
-
-    Sample grids of large runs are several megapixels; twenty of them at full size would make
-    the page hundreds of megabytes, so larger ones are shrunk (with a box filter, like the eye).
-    """
+def shrunk_picture(path: Path, max_side: int) -> Image.Image | None:
+    """A picture file shrunk to at most ``max_side`` pixels (box filter, like the eye), in L
+    or RGB; None if unreadable. Sample grids of large runs are several megapixels."""
     try:
         with Image.open(path) as opened:
             picture = opened.convert("RGB" if opened.mode not in ("L", "RGB") else opened.mode)
@@ -101,6 +98,15 @@ def image_uri(path: Path, max_side: int = 1024) -> str | None:
         scale = max_side / max(picture.size)
         picture = picture.resize((max(1, round(picture.width * scale)),
                                   max(1, round(picture.height * scale))), Image.BOX)
+    return picture
+
+
+def image_uri(path: Path, max_side: int = 1024) -> str | None:
+    """A picture file as a PNG data URI, shrunk to ``max_side`` pixels; None if unreadable
+    (twenty full-size grids would make a page hundreds of megabytes)."""
+    picture = shrunk_picture(path, max_side)
+    if picture is None:
+        return None
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=True)
     return data_uri(buffer.getvalue())

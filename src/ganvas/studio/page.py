@@ -115,9 +115,8 @@ class Page:
     @friendly
     def show_runs(self) -> tuple[list, list[list]]:
         rows = self.studio.rows()
-        pictures = [(thumbnail(r.latest_grid, THUMBNAIL_SIDE) if r.latest_grid else
-                     Image.new("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE), (235, 237, 240)),
-                     f"{r.id} · {r.state}") for r in rows]
+        pictures = [(thumbnail(r.latest_grid, THUMBNAIL_SIDE), f"{r.id} · {r.state}")
+                    for r in rows]
         return pictures, [r.cells() for r in rows]
 
     def open_run(self, event: gr.SelectData) -> tuple[Any, Any]:

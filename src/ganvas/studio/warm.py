@@ -30,8 +30,10 @@ from torch import nn
 from ganvas.errors import GanvasError
 from ganvas.explore.interpolate import interpolation_frames, walk
 from ganvas.explore.project import Projection, load_photo, project_latent
+from ganvas.explore.stylemix import mix_styles
 from ganvas.render import LatentSpace, load_discriminator, load_generator
 from ganvas.runs.checkpoint import find_checkpoint
+from ganvas.utils.classes import parse_classes
 
 BATCH = 16   # images per forward pass: a 4x4 grid in one
 KEEP = 3     # generators kept loaded
@@ -104,9 +106,7 @@ class WarmGenerators:
         if class_name is None:
             raise GanvasError("this run is class-conditional: pick a class "
                               f"({', '.join(names)})")
-        if class_name not in names:
-            raise GanvasError(f"class {class_name!r}: this run's classes are {', '.join(names)}")
-        return names.index(class_name)
+        return parse_classes(class_name, names, "class")[0]
 
     def seeds(self, run: str | Path, seeds: list[int], truncation: float | None = None,
               ema: bool = True, class_name: str | None = None) -> np.ndarray:
@@ -157,8 +157,7 @@ class WarmGenerators:
                 raise GanvasError(f"style layers {first}-{last}: this generator has "
                                   f"{space.shape[0]} (0-{space.shape[0] - 1})")
             ws = space.from_seeds([row_seed, column_seed])
-            mixed = ws[:1].clone()
-            mixed[:, first:last + 1] = ws[1:, first:last + 1]
+            mixed = mix_styles(ws[:1], ws[1:], list(range(first, last + 1)))
             return space.render(torch.cat([ws, mixed])).transpose(0, 2, 3, 1)
 
     def project(self, run: str | Path, photo: str | Path, steps: int,

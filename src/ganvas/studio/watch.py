@@ -15,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 from ganvas.report.document import evenly_spaced, run_charts
+from ganvas.report.html import shrunk_picture
 from ganvas.report.run_data import RunData, load_run
 from ganvas.runs.checkpoint import list_snapshots
 from ganvas.studio.catalog import signature
@@ -40,11 +41,10 @@ class RunPicture:
     snapshots: list[str] = field(default_factory=list)
 
 
-def thumbnail(path: Path, side: int) -> Image.Image:
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        image.thumbnail((side, side))
-        return image
+def thumbnail(path: Path | None, side: int) -> Image.Image:
+    """The report's shrunk picture; a grey square when there is none yet (or it is torn)."""
+    picture = shrunk_picture(path, side) if path is not None else None
+    return picture if picture is not None else Image.new("RGB", (side, side), (235, 237, 240))
 
 
 def snapshot_choices(run_dir: Path) -> list[str]:
