@@ -4,6 +4,8 @@
     python bench/smalldata.py --minutes 10 --n 2000           # a pilot
     python bench/smalldata.py --data anime1k --minutes 60     # the 1,000-image anime subset
     python bench/smalldata.py --data anime --resolution 64    # the full anime set at 64 px
+    python bench/smalldata.py --resolution 64 --kimg 153.475 --candidates art-dense,dcgan
+                                                              # the paintings report's before/after
 
 Each candidate trains on the same packed data (centre crop, x-flips: ganvas's default for your
 pictures) for the same budget and seed, then is scored with FID and KID of ``--n`` samples
@@ -45,6 +47,9 @@ CANDIDATES: dict[str, dict] = {
     "lightweight-w16": {"model": "lightweight", "width": 16},  # a quarter of the FLOPs
     "lightweight-ada": {"model": "lightweight", "aug": "ada"},
     "lightweight-w16-ada": {"model": "lightweight", "width": 16, "aug": "ada"},
+    # Seed 003's own setting (the paintings report, Keras): the "before" of its before/after,
+    # run for its 175 epochs of 877 paintings with --kimg 153.475 at 64 px.
+    "art-dense": {"model": "dcgan", "preset": "art-dense"},
 }
 
 
