@@ -4,6 +4,7 @@ and generation and export from a trained run."""
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -11,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import ganvas
 from ganvas.config import resolve
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
-from ganvas.models.lightweight.networks import SkipExcitation
+from ganvas.models.lightweight.networks import SkipExcitation, UpBlock, gated_conv
 from ganvas.objective import losses
 from ganvas.objective.lightweight import reconstruction_loss
 from ganvas.render import load_generator, seed_latent
@@ -147,3 +149,57 @@ def test_the_plain_default_follows_the_small_data_table(capsys: pytest.CaptureFi
     saved = json.loads(out)
     assert code == 0 and saved["model"] == "lightweight" and "lightweight" in saved
     assert saved["why"].startswith("--model lightweight: the plain default at 128 px")
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gated_convolution_is_glu_of_batchnorm_of_the_whole_convolution(
+        training: bool, layout: torch.memory_format) -> None:
+    """The two half-width convolutions give GLU(BN(noise(conv(x)))) of the one wide
+    convolution, and update BatchNorm's running statistics as the whole BatchNorm would."""
+    torch.manual_seed(0)
+    block = UpBlock(6, 5, 16, comp=True)
+    with torch.no_grad():
+        block.noise1.weight.fill_(0.3)
+        block.noise2.weight.fill_(-0.2)
+        for norm in (block.bn1, block.bn2):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+            norm.running_mean.uniform_(-0.1, 0.1)
+    reference = copy.deepcopy(block)
+    block.train(training).to(memory_format=layout)
+    reference.train(training)
+    x = torch.randn(4, 6, 8, 8).contiguous(memory_format=layout)
+    out = block(x, "random", torch.Generator().manual_seed(1))
+
+    g = torch.Generator().manual_seed(1)
+    r = reference
+    y = r.conv1(F.interpolate(x.contiguous(), scale_factor=2.0, mode="nearest"))
+    y = F.glu(r.bn1(r.noise1(y, "random", g)), dim=1)
+    y = F.glu(r.bn2(r.noise2(r.conv2(y), "random", g)), dim=1)
+
+    assert out.shape == y.shape == (4, 5, 16, 16)
+    assert torch.allclose(out, y, atol=1e-5)
+    for name in ("bn1", "bn2"):
+        mine, theirs = getattr(block, name), getattr(reference, name)
+        assert torch.allclose(mine.running_mean, theirs.running_mean, atol=1e-6)
+        assert torch.allclose(mine.running_var, theirs.running_var, atol=1e-6)
+        assert int(mine.num_batches_tracked) == int(theirs.num_batches_tracked) == int(training)
+    if training:
+        assert not torch.allclose(block.bn1.running_var, torch.ones(10))  # stats did move
+
+
+def test_gated_convolution_under_syncbatchnorm_takes_the_one_piece_path() -> None:
+    """torchrun's SyncBatchNorm cannot be sliced: the gate then runs on the whole map."""
+    torch.manual_seed(0)
+    conv_layer = torch.nn.Conv2d(3, 8, 3, padding=1)
+    plain = torch.nn.BatchNorm2d(8).eval()
+    with torch.no_grad():
+        plain.running_mean.uniform_(-1, 1)
+    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(
+        torch.nn.Sequential(copy.deepcopy(plain)))[0].eval()
+    assert isinstance(synced, torch.nn.SyncBatchNorm)
+    x = torch.randn(2, 3, 6, 6)
+    expected = F.glu(plain(conv_layer(x)), dim=1)
+    assert torch.allclose(gated_conv(x, conv_layer, synced), expected, atol=1e-6)
+    assert torch.allclose(gated_conv(x, conv_layer, plain), expected, atol=1e-6)

@@ -67,17 +67,67 @@ class NoiseInjection(nn.Module):
                             generator=torch.Generator().manual_seed(resolution))
         self.register_buffer("noise_const", noise)
 
-    def forward(self, x: Tensor, noise_mode: str, generator: torch.Generator | None) -> Tensor:
+    def draw(self, x: Tensor, noise_mode: str, generator: torch.Generator | None
+             ) -> Tensor | None:
+        """The N×1×H×W noise map for ``x`` (one draw, shared by all of x's channels)."""
         if noise_mode == "none":
-            return x
+            return None
+        if noise_mode == "const":
+            return self.noise_const.to(x.dtype)
+        return torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype,
+                           generator=generator)
+
+    def add(self, x: Tensor, noise: Tensor | None) -> Tensor:
         # addcmul with the weight in x's dtype: ``x + weight * noise`` would promote a bf16
         # activation to fp32 (the weight is an fp32 tensor with a dimension).
-        weight = self.weight.to(x.dtype)
-        if noise_mode == "const":
-            return torch.addcmul(x, self.noise_const.to(x.dtype), weight)
-        noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype,
-                            generator=generator)
-        return torch.addcmul(x, noise, weight)
+        return x if noise is None else torch.addcmul(x, noise.to(x.dtype),
+                                                     self.weight.to(x.dtype))
+
+    def forward(self, x: Tensor, noise_mode: str, generator: torch.Generator | None) -> Tensor:
+        return self.add(x, self.draw(x, noise_mode, generator))
+
+
+def _norm_part(norm: nn.BatchNorm2d, x: Tensor, part: slice) -> Tensor:
+    """``norm`` applied to channels ``part`` of its input (``x`` holds just those channels)."""
+    stats = norm.training or norm.running_mean is None
+    return F.batch_norm(
+        x, None if norm.running_mean is None else norm.running_mean[part],
+        None if norm.running_var is None else norm.running_var[part],
+        None if norm.weight is None else norm.weight[part],
+        None if norm.bias is None else norm.bias[part], stats, norm.momentum or 0.0, norm.eps)
+
+
+def gated_conv(x: Tensor, conv_layer: nn.Module, norm: nn.Module,
+               noise: NoiseInjection | None = None, noise_mode: str = "none",
+               generator: torch.Generator | None = None) -> Tensor:
+    """``GLU(norm(noise(conv(x))))``, computed as two half-width convolutions.
+
+    A GLU splits channels; in channels-last memory (oneDNN's fast layout for bf16 convolutions,
+    3x faster here than NCHW) each half is a strided view, and the gate ran 5-10x slower than on
+    whole tensors. BatchNorm is per channel, so normalising each half with its slice of the
+    statistics is the same function. SyncBatchNorm (torchrun) or a norm with a cumulative
+    average takes the one-piece path.
+    """
+    mode_ok = type(norm) is nn.BatchNorm2d and norm.momentum is not None
+    if not mode_ok:
+        y = conv_layer(x)
+        if noise is not None:
+            y = noise(y, noise_mode, generator)
+        return F.glu(norm(y), dim=1)
+    weight = conv_layer.weight  # spectrally normalised once for both halves
+    half = weight.shape[0] // 2
+    if norm.training and norm.track_running_stats:
+        norm.num_batches_tracked.add_(1)
+    outs: list[Tensor] = []
+    for part in (slice(0, half), slice(half, None)):
+        y = F.conv2d(x, weight[part], None if conv_layer.bias is None else conv_layer.bias[part],
+                     conv_layer.stride, conv_layer.padding)
+        if noise is not None:
+            if not outs:  # one draw, in the convolution's dtype, for both halves
+                drawn = noise.draw(y, noise_mode, generator)
+            y = noise.add(y, drawn)
+        outs.append(_norm_part(norm, y, part))
+    return outs[0] * torch.sigmoid(outs[1])
 
 
 class SkipExcitation(nn.Module):
@@ -123,16 +173,13 @@ class UpBlock(nn.Module):
         if comp:
             self.noise1, self.noise2 = NoiseInjection(resolution), NoiseInjection(resolution)
             self.conv2, self.bn2 = conv(cout, cout * 2, 3, padding=1), nn.BatchNorm2d(cout * 2)
-        self.glu = GLU()
 
     def forward(self, x: Tensor, noise_mode: str, generator: torch.Generator | None) -> Tensor:
-        x = self.conv1(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-        if self.comp:
-            x = self.noise1(x, noise_mode, generator)
-        x = self.glu(self.bn1(x))
-        if self.comp:
-            x = self.glu(self.bn2(self.noise2(self.conv2(x), noise_mode, generator)))
-        return x
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        if not self.comp:
+            return gated_conv(x, self.conv1, self.bn1)
+        x = gated_conv(x, self.conv1, self.bn1, self.noise1, noise_mode, generator)
+        return gated_conv(x, self.conv2, self.bn2, self.noise2, noise_mode, generator)
 
 
 class Generator(nn.Module):
@@ -214,7 +261,12 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        layers = list(self.net)  # pool, (upsample, conv, BatchNorm, GLU) × k, conv, tanh
+        x = layers[0](x)
+        for i in range(1, len(layers) - 2, 4):
+            upsample, conv_layer, norm = layers[i:i + 3]
+            x = gated_conv(upsample(x), conv_layer, norm)
+        return layers[-1](layers[-2](x))
 
 
 class Discriminator(nn.Module):
