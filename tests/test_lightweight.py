@@ -140,7 +140,8 @@ def test_generate_and_export_a_trained_run(tmp_path: Path, capsys: pytest.Captur
 def test_the_plain_default_follows_the_small_data_table(capsys: pytest.CaptureFixture) -> None:
     """Below 128 px the plain default stays DCGAN; from 128 px it is the lightweight family,
     and config.json / --dry-run say why. Options of one family choose that family."""
-    assert resolve({"resolution": 64}).model == "dcgan"
+    below = resolve({"resolution": 64})
+    assert below.model == "dcgan" and "plain default at 64 px" in below.why
     chosen = resolve({"resolution": 128})
     assert chosen.model == "lightweight" and "plain default at 128 px" in chosen.why
     assert resolve({"resolution": 256, "g_channels": 32}).model == "dcgan"
