@@ -261,7 +261,9 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        layers = list(self.net)  # pool, (upsample, conv, BatchNorm, GLU) × k, conv, tanh
+        # pool, (upsample, conv, BatchNorm, GLU) × k, conv, tanh. The GLU modules hold no
+        # weights and are not called (gated_conv gates); they keep the state dict's indices.
+        layers = list(self.net)
         x = layers[0](x)
         for i in range(1, len(layers) - 2, 4):
             upsample, conv_layer, norm = layers[i:i + 3]
