@@ -45,6 +45,7 @@ CANDIDATES: dict[str, dict] = {
     "stylegan2-ada": {"model": "stylegan2", "cfg": "small", "aug": "ada"},
     "lightweight": {"model": "lightweight"},
     "lightweight-w16": {"model": "lightweight", "width": 16},  # a quarter of the FLOPs
+    "lightweight-w16-b8": {"model": "lightweight", "width": 16, "batch": 8},  # FastGAN's batch
     "lightweight-ada": {"model": "lightweight", "aug": "ada"},
     "lightweight-w16-ada": {"model": "lightweight", "width": 16, "aug": "ada"},
     # Seed 003's own setting (the paintings report, Keras): the "before" of its before/after,

@@ -1,5 +1,6 @@
 """``--compile``: gradient penalties take the eager networks (a compiled module has no double
-backward), and StyleGAN2's hot path (the synthesis network and D) is what gets compiled.
+backward), StyleGAN2's hot path (the synthesis network and D) is what gets compiled, and the
+lightweight family's D steps mix no eager BatchNorm with compiled ones.
 
 Inductor would spend minutes compiling C++ on a small CPU, so these tests compile with
 AOTAutograd and eager kernels (``aot_eager``): the same graphs and the same missing double
@@ -16,7 +17,7 @@ import torch
 
 import ganvas
 from ganvas.utils import compile as compile_module
-from tests.helpers import SG2, TINY
+from tests.helpers import LIGHT, SG2, TINY
 
 
 @pytest.fixture
@@ -61,3 +62,16 @@ def test_compile_runs_stylegan2_synthesis_and_r1(tmp_path: Path,
     rows = losses(result.run_dir)
     assert "penalty_r1" in rows[0] and "penalty_pl" in rows[0]
     assert {"SynthesisNetwork", "Discriminator"} <= set(compiled_modules)
+
+
+def test_compile_trains_the_lightweight_family(tmp_path: Path,
+                                               compiled_modules: list[str]) -> None:
+    """Its D step calls D on reals (with reconstructions), on D's shallow features of them, and
+    on fakes before one backward. An eager BatchNorm in the middle saved its running statistics
+    for backward; the compiled fakes' pass then updated them and that backward failed."""
+    result = ganvas.train(outdir=str(tmp_path), kimg=0.024, progress=False, compile=True,
+                          **dict(LIGHT, precision="fp32"))
+    rows = losses(result.run_dir)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(torch.isfinite(torch.tensor(r["loss_recon"])) for r in rows)
+    assert {"Generator", "Discriminator"} <= set(compiled_modules)

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ganvas.objective.adversarial import AdversarialObjective, Stats
 from ganvas.objective.options import ObjectiveOptions
+from ganvas.utils.compile import maybe_compile
 from ganvas.utils.grid import quarter_of
 
 
@@ -47,9 +48,13 @@ class LightweightObjective(AdversarialObjective):
     """The shared objective with FastGAN's self-supervised D and noise drawn from ``rng``."""
 
     def __init__(self, options: ObjectiveOptions, G: nn.Module, D: nn.Module,
-                 rng: torch.Generator, *, recon_weight: float, **fast: Any):
-        super().__init__(options, G, D, rng, **fast)
+                 rng: torch.Generator, *, recon_weight: float, compile: bool = False,
+                 **fast: Any):
+        super().__init__(options, G, D, rng, compile=compile, **fast)
         self.recon_weight = recon_weight
+        # Compiled with the batch forwards: an eager BatchNorm saves its running statistics for
+        # backward, and a compiled forward's update of them would then fail that backward.
+        self.perceptual = maybe_compile(D.perceptual, compile)
 
     def fakes(self, n: int, device: torch.device, for_generator: bool,
               c: torch.Tensor | None = None) -> torch.Tensor:
@@ -64,5 +69,5 @@ class LightweightObjective(AdversarialObjective):
         with self.precision():
             seen = self.d_view(reals, progress)
             logits, made = self.D_forward(seen, c, reconstruct=True, quarter=quarter)
-            loss = reconstruction_loss(seen.float(), made, quarter, self.D.perceptual)
+            loss = reconstruction_loss(seen.float(), made, quarter, self.perceptual)
         return logits.float(), self.recon_weight * loss, {"loss_recon": loss.detach()}

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 
-def maybe_compile(module: nn.Module, enabled: bool) -> Callable[..., Any]:
+def maybe_compile(module: nn.Module | Callable[..., Any], enabled: bool) -> Callable[..., Any]:
     """``torch.compile`` with static shapes (dynamic shapes fail on CPU in torch 2.13)."""
     if not enabled:
         return module
