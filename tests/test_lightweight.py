@@ -22,7 +22,7 @@ from ganvas.models.lightweight.networks import SkipExcitation, UpBlock, gated_co
 from ganvas.objective import losses
 from ganvas.objective.lightweight import reconstruction_loss
 from ganvas.render import load_generator, seed_latent
-from tests.helpers import LIGHT, cli
+from tests.helpers import LIGHT, cli, objective_of
 
 # A FastGAN small enough for a few steps a second: width 4 (16 channels at 16 px).
 
@@ -92,9 +92,22 @@ def test_patch_logits_take_each_samples_target_per_patch(kind: str) -> None:
         losses.discriminator_loss(kind, real, fake, *expanded).item(), rel=1e-6)
 
 
-def test_hinge_is_the_default_with_color_translation_and_ema() -> None:
+def built_objective(**options: object):
+    cfg = resolve({"model": "lightweight", "resolution": 64, "width": 4, **options})
+    G, D = get_family("lightweight").build(cfg.family, 64, 3)
+    return cfg, objective_of(cfg, G, D, torch.Generator().manual_seed(0))
+
+
+def test_hinge_and_ada_are_the_default_and_aug_none_gives_color_translation() -> None:
+    """ADA won the 60-minute row on 849 paintings (docs/benchmarks.md); ``--aug none`` is the
+    reference's recipe, DiffAugment color,translation."""
+    cfg, objective = built_objective()
+    assert (cfg.objective.loss, cfg.objective.diffaugment) == ("hinge", "")
+    assert objective.ada is not None and objective.ada_control is not None
+    assert objective.policy == ()
+    cfg, objective = built_objective(aug="none")
+    assert objective.ada is None and objective.policy == ("color", "translation")
     cfg = resolve({"model": "lightweight", "resolution": 128})
-    assert (cfg.objective.loss, cfg.objective.diffaugment) == ("hinge", "color,translation")
     assert cfg.objective.ema_kimg == 10.0 and cfg.family.z_dim == 256
     with pytest.raises(GanvasError, match="--resolution: --model lightweight trains at 64"):
         resolve({"model": "lightweight", "resolution": 32})
@@ -149,7 +162,9 @@ def test_the_plain_default_follows_the_small_data_table(capsys: pytest.CaptureFi
     code, out, _ = cli(capsys, "train", "mnist", "--resolution", "128", "--dry-run")
     saved = json.loads(out)
     assert code == 0 and saved["model"] == "lightweight" and "lightweight" in saved
-    assert saved["why"].startswith("--model lightweight: the plain default at 128 px")
+    assert saved["why"].startswith("--model lightweight with ADA: the plain default at 128 px")
+    assert resolve({"resolution": 128, "aug": "none"}).why.startswith(
+        "--model lightweight: the plain default")
 
 
 @pytest.mark.parametrize("training", [True, False])

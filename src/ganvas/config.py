@@ -338,7 +338,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         check_fields(group)
     cfg.objective.validate()
     objective = cfg.objective
-    ada = objective.aug == "ada" or (objective.aug == "auto" and cfg.model == "stylegan2")
+    ada = objective.aug == "ada" or (objective.aug == "auto"
+                                     and get_family(cfg.model).default_aug == "ada")
     if ada and objective.loss == "rpgan":
         raise GanvasError("--aug ada: its overfitting measure E[sign(D(real))] needs D's "
                           "absolute scores, which --loss rpgan leaves free; use --aug fixed "
@@ -402,9 +403,12 @@ def default_model(values: Mapping[str, Any]) -> tuple[str, str]:
         return family, f"--model {family}: its own options were given"
     resolution = values.get("resolution") or default_resolution(str(values.get("data", "mnist")))
     if resolution >= LIGHTWEIGHT_FROM:
-        return "lightweight", (f"--model lightweight: the plain default at {resolution} px (from "
-                               f"{LIGHTWEIGHT_FROM} px: on 849 paintings and 1,000 faces at 128 "
-                               "px it beat DCGAN, which collapsed; docs/benchmarks.md)")
+        ada = values.get("aug", "auto") == "auto" and get_family("lightweight").default_aug == "ada"
+        return "lightweight", (f"--model lightweight{' with ADA' if ada else ''}: the plain "
+                               f"default at {resolution} px (from {LIGHTWEIGHT_FROM} px: on 849 "
+                               "paintings and 1,000 faces at 128 px it beat DCGAN, which "
+                               "collapsed; with ADA its KID was 0.50x DCGAN's in 60 CPU minutes "
+                               "on the paintings; docs/benchmarks.md)")
     return "dcgan", (f"--model dcgan: the plain default at {resolution} px (below "
                      f"{LIGHTWEIGHT_FROM} px: at 64 px it beat lightweight on 849 paintings and "
                      "tied on 22,969 faces; docs/benchmarks.md)")

@@ -26,6 +26,7 @@ class ModelFamily(Protocol):
     options_class: type  # its options group (a dataclass of ``ganvas.utils.options.opt`` fields)
     channels_last: bool  # whether its networks run faster in channels-last memory format
     replaced: dict[str, str]  # shared objective options it replaces: name -> what it uses
+    default_aug: str  # what ``--aug auto`` means for it: "ada" or "none"
 
     def complete(self, options: Any, resolution: int | None, batch: int | None,
                  processes: int) -> Any:

@@ -69,12 +69,14 @@ class ObjectiveOptions:
                            check=non_negative, section="loss")
     diffaugment: str | None = opt(None, "Differentiable augmentation of everything D sees: "
                                   "any of color,translation,cutout ('' for none; default: "
-                                  "translation,cutout for dcgan unless --aug ada/fixed, none "
+                                  "translation,cutout for dcgan unless --aug ada/fixed, "
+                                  "color,translation for lightweight with --aug none, none "
                                   "for stylegan2).", section="loss", metavar="POLICY")
 
     aug: str = opt("auto", "Augmentation of everything D sees: ada (p adapts to D's "
-                   "overfitting), fixed (p stays --p), none; auto = ada for stylegan2, none "
-                   "for dcgan.", choices=("auto", "ada", "fixed", "none"), section="augment")
+                   "overfitting), fixed (p stays --p), none; auto = ada for stylegan2 and "
+                   "lightweight, none for dcgan.", choices=("auto", "ada", "fixed", "none"),
+                   section="augment")
     p: float = opt(0.0, "Augmentation probability: the start for ada, the value for fixed.",
                    check=probability, section="augment")
     target: float = opt(0.6, "ADA's target for r_t = E[sign(D(real))].", check=probability,

@@ -96,12 +96,12 @@ class PathLengthPenalty:
 class StyleGAN2Objective(AdversarialObjective):
     """StyleGAN2's losses on top of the shared objective (labels, augmentation, penalties):
     the non-saturating logistic loss, style mixing, lazy R1 (γ) every 16 D steps and lazy
-    path-length regularisation every 4 G steps, ADA by default."""
+    path-length regularisation every 4 G steps (its family makes ADA the default)."""
 
     def __init__(self, options: ObjectiveOptions, G: nn.Module, D: nn.Module,
                  rng: torch.Generator, *, gamma: float, pl_weight: float, style_mixing: float,
                  **fast: Any):
-        super().__init__(options, G, D, rng, default_aug="ada", **fast)
+        super().__init__(options, G, D, rng, **fast)
         # The mapping is a small MLP called in pieces (style mixing); synthesis is the work.
         self.synthesis_forward = maybe_compile(G.synthesis, fast.get("compile", False))
         self.r1_gamma, self.r1_interval = gamma, R1_INTERVAL

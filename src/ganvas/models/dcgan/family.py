@@ -22,6 +22,7 @@ class DCGANFamily:
     name = "dcgan"
     options_class = DCGANOptions
     channels_last = True
+    default_aug = "none"
     replaced: dict[str, str] = {}
 
     def complete(self, options: DCGANOptions, resolution: int | None, batch: int | None,

@@ -53,6 +53,7 @@ class StyleGAN2Family:
     # Channels-last: 1.3x the images/s of NCHW for `small` at 64 px in bf16 on the CPU
     # (bench/step_rate.py), once FIR padding rides in the convolution.
     channels_last = True
+    default_aug = "ada"
     # Shared objective options it replaces with its own: R1 is --gamma, every 16 D steps.
     replaced = {"r1": "--gamma", "r1_every": "R1 every 16 D steps, fixed"}
 
@@ -92,7 +93,8 @@ class StyleGAN2Family:
                   D: nn.Module, rng: torch.Generator, **fast: Any) -> StyleGAN2Objective:
         return StyleGAN2Objective(objective, G, D, rng, gamma=options.gamma,
                                   pl_weight=options.pl_weight,
-                                  style_mixing=options.style_mixing, **fast)
+                                  style_mixing=options.style_mixing,
+                                  default_aug=self.default_aug, **fast)
 
     def frozen_parameters(self, D: nn.Module, blocks: int) -> list[nn.Parameter]:
         """Freeze-D: the first ``blocks`` resolution blocks from the image side."""
