@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import ganvas
-from ganvas.config import resolve
+from ganvas.config import from_dict, resolve
 from ganvas.errors import GanvasError
 from ganvas.models import get_family
 from ganvas.models.lightweight.networks import SkipExcitation, UpBlock, gated_conv
@@ -109,6 +109,16 @@ def test_hinge_and_ada_are_the_default_and_aug_none_gives_color_translation() ->
     assert objective.ada is None and objective.policy == ("color", "translation")
     cfg = resolve({"model": "lightweight", "resolution": 128})
     assert cfg.objective.ema_kimg == 10.0 and cfg.family.z_dim == 256
+
+
+def test_a_run_saved_before_ada_became_the_default_resumes_without_it() -> None:
+    """config.json records the family's choice for --aug auto ("ada"); one saved before that
+    says "auto", which then meant DiffAugment alone, and resumes so."""
+    saved = resolve({"model": "lightweight", "resolution": 64}).to_dict()
+    assert saved["objective"]["aug"] == "ada" and from_dict(saved).objective.aug == "ada"
+    saved["objective"].update(aug="auto", diffaugment="color,translation")
+    old = from_dict(saved)
+    assert (old.objective.aug, old.objective.diffaugment) == ("none", "color,translation")
     with pytest.raises(GanvasError, match="--resolution: --model lightweight trains at 64"):
         resolve({"model": "lightweight", "resolution": 32})
     with pytest.raises(GanvasError, match="--width: --model dcgan does not use it"):

@@ -436,6 +436,8 @@ def with_model_defaults(cfg: TrainConfig) -> TrainConfig:
     (its own options from the resolution, batch, learning rates, EMA...)."""
     family = get_family(cfg.model)
     data, optim, objective = cfg.data, cfg.optim, cfg.objective
+    if objective.aug == "auto":  # recorded as the family's choice: a resumed run keeps it
+        objective = dataclasses.replace(objective, aug=family.default_aug)
     if data.mirror is None:
         data = dataclasses.replace(data, mirror=data.data not in BUILTIN)
     processes = process_count()
@@ -472,6 +474,8 @@ def from_dict(saved: Mapping[str, Any]) -> TrainConfig:
     as it trained."""
     flat = not isinstance(saved.get("run"), dict)
     values = parse_flat(flatten(saved), "saved config")
+    if values.get("model") == "lightweight" and values.get("aug", "auto") == "auto":
+        values["aug"] = "none"  # saved when --aug auto meant none (DiffAugment) for it
     return validate(with_model_defaults(build(values, lenient=flat)))
 
 
