@@ -338,9 +338,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         check_fields(group)
     cfg.objective.validate()
     objective = cfg.objective
-    ada = objective.aug == "ada" or (objective.aug == "auto"
-                                     and get_family(cfg.model).default_aug == "ada")
-    if ada and objective.loss == "rpgan":
+    # with_model_defaults has turned --aug auto into the family's choice by now
+    if objective.aug == "ada" and objective.loss == "rpgan":
         raise GanvasError("--aug ada: its overfitting measure E[sign(D(real))] needs D's "
                           "absolute scores, which --loss rpgan leaves free; use --aug fixed "
                           "--p P or --aug none")
