@@ -22,6 +22,7 @@ from ganvas.models.lightweight.networks import SkipExcitation, UpBlock, gated_co
 from ganvas.objective import losses
 from ganvas.objective.lightweight import reconstruction_loss
 from ganvas.render import load_generator, seed_latent
+from ganvas.training.session import resumed_config
 from tests.helpers import LIGHT, cli, objective_of
 
 # A FastGAN small enough for a few steps a second: width 4 (16 channels at 16 px).
@@ -119,6 +120,13 @@ def test_a_run_saved_before_ada_became_the_default_resumes_without_it() -> None:
     saved["objective"].update(aug="auto", diffaugment="color,translation")
     old = from_dict(saved)
     assert (old.objective.aug, old.objective.diffaugment) == ("none", "color,translation")
+    state = {"config": saved}  # on resume, --aug auto means the family's choice, as ever
+    with pytest.raises(GanvasError, match="--aug cannot change"):
+        resumed_config(Path("run"), state, {"aug": "auto"})
+    saved["objective"].update(aug="ada", diffaugment="")
+    assert resumed_config(Path("run"), state, {"aug": "auto"}).objective.aug == "ada"
+    with pytest.raises(GanvasError, match="--aug cannot change"):
+        resumed_config(Path("run"), state, {"aug": "none"})
     with pytest.raises(GanvasError, match="--resolution: --model lightweight trains at 64"):
         resolve({"model": "lightweight", "resolution": 32})
     with pytest.raises(GanvasError, match="--width: --model dcgan does not use it"):

@@ -402,7 +402,7 @@ def default_model(values: Mapping[str, Any]) -> tuple[str, str]:
         return family, f"--model {family}: its own options were given"
     resolution = values.get("resolution") or default_resolution(str(values.get("data", "mnist")))
     if resolution >= LIGHTWEIGHT_FROM:
-        ada = values.get("aug", "auto") == "auto" and get_family("lightweight").default_aug == "ada"
+        ada = family_aug("lightweight", values.get("aug", "auto")) == "ada"
         return "lightweight", (f"--model lightweight{' with ADA' if ada else ''}: the plain "
                                f"default at {resolution} px (from {LIGHTWEIGHT_FROM} px: on 849 "
                                "paintings and 1,000 faces at 128 px it beat DCGAN, which "
@@ -430,13 +430,18 @@ def resolve(overrides: Mapping[str, Any] | None = None, *, preset: str | None = 
     return from_given(given_values(overrides, preset=preset, config_file=config_file))
 
 
+def family_aug(model: str, aug: str) -> str:
+    """``--aug`` as the family trains it: ``auto`` is the family's own choice."""
+    return get_family(model).default_aug if aug == "auto" else aug
+
+
 def with_model_defaults(cfg: TrainConfig) -> TrainConfig:
     """Fill the options whose defaults depend on the data (x-flips) or on the model family
     (its own options from the resolution, batch, learning rates, EMA...)."""
     family = get_family(cfg.model)
     data, optim, objective = cfg.data, cfg.optim, cfg.objective
-    if objective.aug == "auto":  # recorded as the family's choice: a resumed run keeps it
-        objective = dataclasses.replace(objective, aug=family.default_aug)
+    # recorded as the family's choice: a resumed run keeps it when a default changes
+    objective = dataclasses.replace(objective, aug=family_aug(cfg.model, objective.aug))
     if data.mirror is None:
         data = dataclasses.replace(data, mirror=data.data not in BUILTIN)
     processes = process_count()

@@ -60,6 +60,8 @@ def resumed_config(run_dir: Path, state: dict[str, Any],
     given = config_mod.parse_flat({k: v for k, v in overrides.items() if v is not None},
                                   "option")
     current = cfg.flat()
+    if "aug" in given:  # the saved config records what auto chose
+        given["aug"] = config_mod.family_aug(cfg.model, given["aug"])
     fixed = [k for k, v in given.items()
              if not config_mod.describe(k).meta["resume_ok"] and v != current.get(k)]
     if fixed:
