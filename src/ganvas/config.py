@@ -406,8 +406,8 @@ def default_model(values: Mapping[str, Any]) -> tuple[str, str]:
         return "lightweight", (f"--model lightweight{' with ADA' if ada else ''}: the plain "
                                f"default at {resolution} px (from {LIGHTWEIGHT_FROM} px: on 849 "
                                "paintings and 1,000 faces at 128 px it beat DCGAN, which "
-                               "collapsed; with ADA its KID was 0.50x DCGAN's in 60 CPU minutes "
-                               "on the paintings; docs/benchmarks.md)")
+                               "collapsed; with ADA its KID was 0.51x StyleGAN2's and 0.50x "
+                               "DCGAN's in 60 CPU minutes on the paintings; docs/benchmarks.md)")
     return "dcgan", (f"--model dcgan: the plain default at {resolution} px (below "
                      f"{LIGHTWEIGHT_FROM} px: at 64 px it beat lightweight on 849 paintings and "
                      "tied on 22,969 faces; docs/benchmarks.md)")
