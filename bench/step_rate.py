@@ -138,7 +138,7 @@ class TensorSpec:
     def __str__(self) -> str:
         if self.stride == contiguous_strides(self.shape):
             return str(self.shape)
-        n, c, h, w = self.shape if len(self.shape) == 4 else (0, 0, 0, 0)
+        _, c, h, w = self.shape if len(self.shape) == 4 else (0, 0, 0, 0)
         channels_last = len(self.shape) == 4 and self.stride == (h * w * c, 1, w * c, c)
         return f"{self.shape} {'cl' if channels_last else 'strided'}"
 
