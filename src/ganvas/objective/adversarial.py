@@ -50,14 +50,17 @@ class AdversarialObjective:
                  shard: tuple[int, int] = (0, 1),
                  autocast: Callable[[], Any] | None = None,
                  penalty_autocast: Callable[[], Any] | None = None,
-                 device: torch.device | None = None, default_aug: str = "none",
+                 device: torch.device | None = None,
                  compile: bool = False, label_weights: torch.Tensor | None = None):
         self.options, self.G, self.D, self.rng = options, G, D, rng
         self.z_dim = G.z_dim
         self.G_forward, self.D_forward = maybe_compile(G, compile), maybe_compile(D, compile)
         self.z_rng = z_rng or rng
         self.rank, self.world = shard
-        aug = default_aug if options.aug == "auto" else options.aug
+        aug = options.aug
+        if aug == "auto":  # config.family_aug is the one rule for what auto means
+            raise ValueError("--aug auto reached the objective unresolved: build it from a "
+                             "config that went through config.with_model_defaults")
         self.ada = AugmentPipe(options.augpipe, options.p).to(device) if aug != "none" else None
         self.ada_control = AdaController(batch=batch, target=options.target,
                                          speed_kimg=options.ada_kimg, device=device or "cpu") \

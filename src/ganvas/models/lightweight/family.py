@@ -58,7 +58,7 @@ class LightweightFamily:
     def objective(self, options: LightweightOptions, objective: ObjectiveOptions, G: nn.Module,
                   D: nn.Module, rng: torch.Generator, **fast: Any) -> LightweightObjective:
         return LightweightObjective(objective, G, D, rng, recon_weight=options.recon_weight,
-                                    default_aug=self.default_aug, **fast)
+                                    **fast)
 
     def frozen_parameters(self, D: nn.Module, blocks: int) -> list[nn.Parameter]:
         """Freeze-D: the stem and the first ``blocks - 1`` down blocks from the image side."""

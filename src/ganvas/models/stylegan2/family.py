@@ -93,8 +93,7 @@ class StyleGAN2Family:
                   D: nn.Module, rng: torch.Generator, **fast: Any) -> StyleGAN2Objective:
         return StyleGAN2Objective(objective, G, D, rng, gamma=options.gamma,
                                   pl_weight=options.pl_weight,
-                                  style_mixing=options.style_mixing,
-                                  default_aug=self.default_aug, **fast)
+                                  style_mixing=options.style_mixing, **fast)
 
     def frozen_parameters(self, D: nn.Module, blocks: int) -> list[nn.Parameter]:
         """Freeze-D: the first ``blocks`` resolution blocks from the image side."""
